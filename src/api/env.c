@@ -1,0 +1,139 @@
+/*
+ * env.c - the execution environment: configuration, running a job, cancelling it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "../runtime/operators.h"
+#include "api.h"
+
+const char *eddy_version(void) { return EDDY_VERSION; }
+
+eddy_env *ed_env_new_with(ed_config *cfg, void *code)
+{
+    eddy_env *env = ed_xcalloc(1, sizeof(*env));
+    env->cfg = cfg;
+    env->code = code;
+    pthread_mutex_init(&env->mu, NULL);
+    return env;
+}
+
+eddy_env *eddy_env_new(void) { return ed_env_new_with(ed_config_new(), NULL); }
+
+static void node_free(ed_node *n)
+{
+    free(n->factory);
+    free(n->name);
+    free(n->uid);
+    eddy_schema_free(n->schema);
+    for (int i = 0; i < n->nparams; i++) {
+        free(n->params[i].key);
+        free(n->params[i].value);
+    }
+    free(n->params);
+    free(n->inputs);
+    free(n->keying.fields);
+    eddy_schema_free(n->keying.key_schema);
+    free(n->side_tag);
+    free(n->blob);
+    free(n);
+}
+
+void eddy_env_free(eddy_env *env)
+{
+    if (!env) return;
+    for (int i = 0; i < env->sg.nnodes; i++) node_free(env->sg.nodes[i]);
+    free(env->sg.nodes);
+    for (int i = 0; i < env->nstreams; i++) free(env->streams[i]);
+    free(env->streams);
+    for (int i = 0; i < env->nresults; i++) ed_result_free(env->results[i]);
+    free(env->results);
+    ed_config_free(env->cfg);
+    pthread_mutex_destroy(&env->mu);
+    free(env);
+}
+
+int eddy_env_set(eddy_env *env, const char *key, const char *value)
+{
+    ed_err e = {0};
+    if (ed_config_set(env->cfg, key, value, &e)) {
+        ed_err_set(&env->err, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+const char *eddy_env_get(eddy_env *env, const char *key) { return ed_config_get(env->cfg, key); }
+
+static void set_int(eddy_env *env, const char *key, int v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%d", v);
+    eddy_env_set(env, key, buf);
+}
+
+void eddy_env_set_parallelism(eddy_env *env, int p) { set_int(env, "parallelism.default", p); }
+void eddy_env_set_max_parallelism(eddy_env *env, int p)
+{
+    set_int(env, "pipeline.max-parallelism", p);
+}
+int eddy_env_parallelism(eddy_env *env)
+{
+    return (int)ed_config_get_int(env->cfg, "parallelism.default", 1);
+}
+const char *eddy_env_error(eddy_env *env) { return env->err.set ? env->err.msg : NULL; }
+
+void eddy_env_cancel(eddy_env *env)
+{
+    pthread_mutex_lock(&env->mu);
+    env->cancel_requested = true;
+    if (env->running) ed_job_cancel(env->running);
+    pthread_mutex_unlock(&env->mu);
+}
+
+/* Applies the logging keys; called when a job starts. */
+static int apply_logging(eddy_env *env)
+{
+    const char *lvl = ed_config_get(env->cfg, "log.level");
+    if (lvl && ed_log_set_levels(lvl)) return ed_err_set(&env->err, "log.level: bad value '%s'", lvl);
+    const char *file = ed_config_get(env->cfg, "log.file");
+    if (file && *file && ed_log_set_file(file))
+        return ed_err_set(&env->err, "log.file: cannot open '%s'", file);
+    return 0;
+}
+
+int eddy_execute(eddy_env *env, const char *job_name)
+{
+    if (env->err.set) return -1;
+    if (apply_logging(env)) return -1;
+    const char *cfg_name = ed_config_get(env->cfg, "pipeline.name");
+    const char *name = cfg_name && *cfg_name ? cfg_name : job_name ? job_name : "eddy job";
+    ed_job *job = ed_xcalloc(1, sizeof(*job));
+    ed_err err = {0};
+    if (ed_job_create(job, &env->sg, env->cfg, env->code, name, &err)) {
+        ed_err_set(&env->err, "job '%s': %s", name, err.msg);
+        ed_job_destroy(job);
+        free(job);
+        return -1;
+    }
+    for (int i = 0; i < env->sg.nnodes; i++) {
+        ed_node *n = env->sg.nodes[i];
+        if (n->result) ed_result_prepare(n->result, job->jg.node_parallelism[i]);
+    }
+    pthread_mutex_lock(&env->mu);
+    env->running = job;
+    if (env->cancel_requested) ed_job_cancel(job);
+    pthread_mutex_unlock(&env->mu);
+    int rc = ed_job_run(job);
+    pthread_mutex_lock(&env->mu);
+    env->running = NULL;
+    pthread_mutex_unlock(&env->mu);
+    if (rc) ed_err_set(&env->err, "%s", job->err.msg);
+    for (int i = 0; i < env->sg.nnodes; i++)
+        if (env->sg.nodes[i]->result) ed_result_finish(env->sg.nodes[i]->result);
+    ed_job_destroy(job);
+    free(job);
+    return rc;
+}

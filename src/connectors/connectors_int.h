@@ -1,0 +1,57 @@
+/*
+ * connectors_int.h - what the connector files share, and nothing else may use.
+ *
+ * Option parsing with messages in one form ("<connector>: option '<key>': '<value>' is
+ * not ..."), whole writes to a file descriptor, and the one text rendering of a row
+ * that print and the filesystem sink's text format both use.
+ */
+#ifndef ED_CONNECTORS_INT_H
+#define ED_CONNECTORS_INT_H
+
+#include "../runtime/graph.h"
+#include "connectors.h"
+
+/* Sinks write their buffer out once it holds this many bytes. */
+#define ED_CONN_SINK_BUFFER (64u * 1024u)
+
+/*
+ * Typed options of a node. Each returns 0 with *out set (dflt when the option is unset),
+ * or -1 with err naming the connector, the option and the value. Call at build time
+ * (check) and again at open: the two always agree because they are the same code.
+ */
+int ed_conn_opt_i64(const ed_node *n, const char *conn, const char *key, int64_t dflt, int64_t min,
+                    int64_t max, int64_t *out, ed_err *err);
+int ed_conn_opt_f64(const ed_node *n, const char *conn, const char *key, double dflt, double min,
+                    double max, double *out, ed_err *err);
+int ed_conn_opt_bool(const ed_node *n, const char *conn, const char *key, bool dflt, bool *out,
+                     ed_err *err);
+/* One character: "," or "\t" (a backslash escape: \t, \\, \'), as Flink's
+ * csv.field-delimiter. */
+int ed_conn_opt_char(const ed_node *n, const char *conn, const char *key, char dflt, char *out,
+                     ed_err *err);
+/* A non-empty string; *out is the node's value (or dflt) and lives as long as the node.
+ * With dflt NULL the option is required. */
+int ed_conn_opt_str(const ed_node *n, const char *conn, const char *key, const char *dflt,
+                    const char **out, ed_err *err);
+
+/* The file formats of the filesystem connector. */
+typedef enum ed_conn_format { ED_CONN_TEXT, ED_CONN_CSV } ed_conn_format;
+int ed_conn_opt_format(const ed_node *n, const char *conn, ed_conn_format *out, ed_err *err);
+
+/* True when schema s is exactly one STRING field (text lines, sockets). */
+bool ed_conn_is_line_schema(const eddy_schema *s);
+
+/*
+ * Writes all n bytes, retrying short writes and EINTR. 0, or -1 with errno set.
+ * Thread contract: none; callers that share fd hold their own lock around the call.
+ */
+int ed_conn_write_all(int fd, const char *p, size_t n);
+
+/*
+ * The text form of a row, as Flink prints a DataStream: a row of one field is its bare
+ * value (NULL as "null"), like a DataStream<String>; a wider row is Row.toString
+ * ("+I[a, 1]"). Appends to out without a newline.
+ */
+void ed_conn_render_text(const eddy_schema *s, const eddy_row *r, ed_strbuf *out);
+
+#endif

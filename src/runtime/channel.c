@@ -1,0 +1,208 @@
+/*
+ * channel.c - buffer pools, SPSC channels and gates (see channel.h for the picture).
+ *
+ * Waking a sleeping consumer without a lost wake-up: the consumer publishes
+ * `sleeping = 1` and then re-checks its channels; the producer publishes the new tail
+ * and then reads `sleeping`. Both sides use sequentially consistent operations, so at
+ * least one of them sees the other's write: either the consumer finds the buffer, or
+ * the producer signals. The signal itself is sent under the gate's mutex, which the
+ * consumer holds from its re-check until it waits.
+ */
+#include "channel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static size_t buffer_stride(uint32_t seg) { return ED_ALIGN8(sizeof(ed_buffer) + seg); }
+
+int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
+{
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->size = n;
+    p->seg = seg;
+    p->cancel = cancel;
+    if (n == 0) return 0;
+    size_t stride = buffer_stride(seg);
+    p->mem = aligned_alloc(64, ((stride * (size_t)n) + 63) & ~(size_t)63);
+    if (!p->mem) return -1;
+    for (int i = n - 1; i >= 0; i--) {
+        ed_buffer *b = (ed_buffer *)((char *)p->mem + stride * (size_t)i);
+        b->pool = p;
+        b->cap = seg;
+        b->len = 0;
+        b->next = p->free;
+        p->free = b;
+    }
+    return 0;
+}
+
+void ed_pool_destroy(ed_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->mem);
+    p->mem = NULL;
+}
+
+static void deadline_in(struct timespec *ts, int64_t ns)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_nsec += ns % 1000000000;
+    ts->tv_sec += ns / 1000000000 + ts->tv_nsec / 1000000000;
+    ts->tv_nsec %= 1000000000;
+}
+
+ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
+{
+    if (ED_UNLIKELY(need > p->seg)) {
+        /* A record larger than a buffer travels alone in a one-off buffer. */
+        ed_buffer *b = malloc(sizeof(ed_buffer) + need);
+        if (!b) return NULL;
+        b->pool = NULL;
+        b->cap = need;
+        b->len = 0;
+        b->next = NULL;
+        return b;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->free) {
+        if (atomic_load_explicit(p->cancel, memory_order_relaxed)) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        struct timespec ts;
+        deadline_in(&ts, 50 * 1000000LL);
+        pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+    }
+    ed_buffer *b = p->free;
+    p->free = b->next;
+    if (++p->in_use > p->max_in_use) p->max_in_use = p->in_use;
+    pthread_mutex_unlock(&p->mu);
+    b->len = 0;
+    b->next = NULL;
+    return b;
+}
+
+void ed_buffer_put(ed_buffer *b)
+{
+    ed_pool *p = b->pool;
+    if (!p) {
+        free(b);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    b->next = p->free;
+    p->free = b;
+    p->in_use--;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int ed_pool_max_in_use(ed_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int m = p->max_in_use;
+    pthread_mutex_unlock(&p->mu);
+    return m;
+}
+
+void ed_channel_init(ed_channel *c, int capacity, ed_gate *gate, int input)
+{
+    memset(c, 0, sizeof(*c));
+    uint32_t cap = 2;
+    while (cap < (uint32_t)capacity + 1) cap <<= 1;
+    c->mask = cap - 1;
+    c->ring = ed_xcalloc(cap, sizeof(ed_buffer *));
+    c->gate = gate;
+    c->input = input;
+    c->watermark = INT64_MIN;
+}
+
+void ed_channel_destroy(ed_channel *c)
+{
+    if (!c->ring) return;
+    if (c->rd) {
+        /* the consumer holds rd, which is still in the ring at head */
+        c->rd = NULL;
+    }
+    ed_buffer *b;
+    while ((b = ed_channel_peek(c))) {
+        ed_channel_pop(c);
+        ed_buffer_put(b);
+    }
+    if (c->cur) ed_buffer_put(c->cur);
+    c->cur = NULL;
+    free(c->ring);
+    c->ring = NULL;
+}
+
+void ed_channel_push(ed_channel *c, ed_buffer *b)
+{
+    uint32_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    ed_assert(t - atomic_load_explicit(&c->head, memory_order_acquire) <= c->mask);
+    c->ring[t & c->mask] = b;
+    atomic_store_explicit(&c->tail, t + 1, memory_order_seq_cst);
+    ed_gate_notify(c->gate);
+}
+
+void ed_gate_init(ed_gate *g)
+{
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+void ed_gate_destroy(ed_gate *g)
+{
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+    free(g->ch);
+    g->ch = NULL;
+}
+
+void ed_gate_add(ed_gate *g, ed_channel *c)
+{
+    g->ch = ed_xrealloc(g->ch, sizeof(ed_channel *) * (size_t)(g->n + 1));
+    g->ch[g->n++] = c;
+}
+
+void ed_gate_notify(ed_gate *g)
+{
+    if (atomic_load_explicit(&g->sleeping, memory_order_seq_cst)) {
+        pthread_mutex_lock(&g->mu);
+        pthread_cond_signal(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+static bool gate_has_data(ed_gate *g)
+{
+    if (atomic_load_explicit(&g->pending, memory_order_seq_cst)) return true;
+    for (int i = 0; i < g->n; i++) {
+        ed_channel *c = g->ch[i];
+        if (c->rd) return true;
+        if (atomic_load_explicit(&c->head, memory_order_relaxed) !=
+            atomic_load_explicit(&c->tail, memory_order_seq_cst))
+            return true;
+    }
+    return false;
+}
+
+void ed_gate_wait(ed_gate *g, int64_t timeout_ns)
+{
+    if (timeout_ns <= 0) return;
+    pthread_mutex_lock(&g->mu);
+    atomic_store_explicit(&g->sleeping, 1, memory_order_seq_cst);
+    if (!gate_has_data(g)) {
+        struct timespec ts;
+        deadline_in(&ts, timeout_ns);
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts);
+    }
+    atomic_store_explicit(&g->sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&g->mu);
+}

@@ -1,0 +1,159 @@
+/*
+ * operator.h - the operator contract: what every operator, source and sink implements,
+ * and what it may call on the task that runs it.
+ *
+ * A plan node (ed_node, graph.h) is immutable data. Running it makes an ed_operator per
+ * subtask: the vtable of its factory, its own executor state, its runtime context and
+ * its output. An operator runs only on its task's thread, so nothing in it is locked.
+ *
+ * Records reach an operator by vt->process(op, input, row, ts); it emits through
+ * ed_out_emit(&op->out, row, ts), which calls the next chained operator directly (no
+ * copy) or serializes the row into a network buffer. Control elements travel the same
+ * way: watermarks through on_watermark, end of input through end_input.
+ *
+ *                 chained: a function call             channel: buffer copy
+ *   [source] --process--> [map] --process--> [writer] ===buffers===> [gate] -> [sum] ...
+ *   \______________________ task 1 (one thread) ____/              \___ task 2 ___
+ */
+#ifndef ED_OPERATOR_H
+#define ED_OPERATOR_H
+
+#include <eddy/datastream.h>
+
+#include "../base/base.h"
+#include "../base/config.h"
+#include "../types/types.h"
+
+typedef struct ed_node ed_node;
+typedef struct ed_task ed_task;
+typedef struct ed_writer ed_writer;
+typedef struct ed_operator ed_operator;
+
+#define ED_TS_NONE INT64_MIN
+#define ED_WATERMARK_MAX INT64_MAX
+
+/* Where an operator's output goes: chained operators and channel writers. */
+typedef struct ed_target {
+    ed_operator *op; /* chained: op->vt->process(op, input, ...) */
+    int input;
+    ed_writer *writer; /* or a network edge */
+} ed_target;
+
+typedef struct ed_side_out {
+    const char *tag;
+    struct eddy_collector *out;
+} ed_side_out;
+
+/* The collector (public name eddy_collector): an operator's output. */
+struct eddy_collector {
+    ed_target *targets;
+    int ntargets;
+    ed_side_out *sides; /* side outputs that something consumes */
+    int nsides;
+    eddy_row_builder *rb; /* the out builder handed to user functions */
+    ed_operator *op;      /* owner */
+    uint64_t count;       /* numRecordsOut */
+};
+typedef struct eddy_collector ed_output;
+
+/* The runtime context (public name eddy_ctx) of one operator subtask. */
+struct eddy_ctx {
+    ed_operator *op;
+    int subtask, parallelism, max_parallelism;
+    int64_t ts; /* timestamp of the record being processed */
+    void *user;
+};
+
+typedef enum ed_poll_result {
+    ED_POLL_ERROR = -1,
+    ED_POLL_MORE = 0, /* more is available now: call again soon */
+    ED_POLL_IDLE = 1, /* nothing now: call again at op->wake_ns or when woken */
+    ED_POLL_END = 2,  /* bounded input finished */
+} ed_poll_result;
+
+typedef struct ed_op_vt {
+    /* Sets up executor state after op, ctx and out are filled. */
+    int (*open)(ed_operator *op, ed_err *err);
+    /* One record from input `input` (0 for single-input operators). */
+    int (*process)(ed_operator *op, int input, const eddy_row *row, int64_t ts);
+    /* The task's combined watermark advanced; NULL forwards it. */
+    int (*on_watermark)(ed_operator *op, int64_t wm);
+    /* Input `input` has ended (bounded input); NULL does nothing. */
+    int (*end_input)(ed_operator *op, int input);
+    /* The task is about to wait or its buffer timeout passed: push out buffered output
+     * (sinks with their own buffers). NULL does nothing. */
+    int (*flush)(ed_operator *op);
+    /* Releases executor state; called once, also after a failure. NULL for none. */
+    void (*close)(ed_operator *op);
+    /* Sources only: emit up to max records through op->out. */
+    ed_poll_result (*poll)(ed_operator *op, int max);
+} ed_op_vt;
+
+struct ed_operator {
+    const ed_op_vt *vt;
+    const ed_node *node;
+    ed_task *task;
+    struct eddy_ctx ctx;
+    ed_output out;
+    void *state;        /* the operator's executor state */
+    uint64_t records_in; /* numRecordsIn */
+    int64_t wake_ns;    /* sources returning ED_POLL_IDLE: when to poll again (mono ns) */
+    int index;          /* position in the task's chain */
+    ed_err err;         /* why it failed */
+};
+
+/* ---- emitting -------------------------------------------------------------------------- */
+int ed_out_emit_slow(ed_output *o, const eddy_row *row, int64_t ts);
+/* The hot path: one chained target is a direct call. */
+static inline int ed_out_emit(ed_output *o, const eddy_row *row, int64_t ts)
+{
+    o->count++;
+    if (ED_LIKELY(o->ntargets == 1 && o->targets[0].op)) {
+        ed_operator *n = o->targets[0].op;
+        n->records_in++;
+        return n->vt->process(n, o->targets[0].input, row, ts);
+    }
+    return ed_out_emit_slow(o, row, ts);
+}
+int ed_out_emit_side(ed_output *o, const char *tag, const eddy_row *row, int64_t ts);
+int ed_out_watermark(ed_output *o, int64_t wm);
+
+/* Fails the operator: keeps the first message, prefixed with the operator and subtask
+ * when the task reports it. Returns -1. */
+int ed_op_fail(ed_operator *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The value of an operator option or parameter (node params, then job config), or dflt. */
+const char *ed_op_param(const ed_operator *op, const char *key, const char *dflt);
+/* The job configuration of the running task. */
+const ed_config *ed_op_config(const ed_operator *op);
+/* The output schema of the operator's node, and of its (first) input. */
+const eddy_schema *ed_op_schema(const ed_operator *op);
+const eddy_schema *ed_op_input_schema(const ed_operator *op);
+/* Resolves a user function of the node: by address if known, else by name with dlsym in
+ * the job's code. NULL with op->err set when it cannot be found. */
+void (*ed_op_resolve(ed_operator *op, const eddy_fn *fn))(void);
+/* True once the job is cancelled or failed: long-running sources check it. */
+bool ed_op_cancelled(const ed_operator *op);
+
+/* ---- factories ---------------------------------------------------------------------------
+ * Every operator, source and sink kind is one row of a table (registry.c): its name, its
+ * vtable, and a check of its options made when the job is built, so that a bad option is
+ * reported by the builder call with the option's name rather than at run time. */
+typedef enum ed_factory_kind { ED_FACTORY_OPERATOR, ED_FACTORY_SOURCE, ED_FACTORY_SINK } ed_factory_kind;
+
+typedef struct ed_factory {
+    const char *name;
+    ed_factory_kind kind;
+    const ed_op_vt *vt;
+    /* Validates the node's options/schema at build time; NULL accepts all. */
+    int (*check)(const ed_node *node, ed_err *err);
+    int max_parallelism; /* 0: any; 1 for non-parallel sources (socket, collection) */
+    /* Option names the factory understands (NULL-terminated); the builder rejects others
+     * before calling check(). NULL: the names are dynamic (datagen's fields.<f>.<prop>)
+     * and check(), which such a factory must have, rejects unknown ones itself. */
+    const char *const *options;
+} ed_factory;
+
+const ed_factory *ed_factory_find(const char *name, ed_factory_kind kind);
+
+#endif

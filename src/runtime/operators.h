@@ -1,0 +1,30 @@
+/*
+ * operators.h - the operator vtables of the runtime's own operators (the rows of the
+ * factory table in registry.c), and helpers they share.
+ */
+#ifndef ED_OPERATORS_H
+#define ED_OPERATORS_H
+
+#include <stdlib.h>
+
+#include "task.h"
+
+extern const ed_op_vt ed_op_map_vt;
+extern const ed_op_vt ed_op_flat_map_vt;
+extern const ed_op_vt ed_op_filter_vt;
+extern const ed_op_vt ed_op_reduce_vt;
+extern const ed_op_vt ed_op_agg_vt;
+extern const ed_op_vt ed_op_collection_vt;
+extern const ed_op_vt ed_op_collect_vt;
+
+/* The collect sink's result: made by the builder, prepared with one part per subtask
+ * before the job runs, finished (parts joined) after it. */
+eddy_result *ed_result_new(void);
+void ed_result_free(eddy_result *r);
+void ed_result_prepare(eddy_result *r, int parallelism);
+void ed_result_finish(eddy_result *r);
+
+/* True when an operator of the task has recorded a failure. */
+bool ed_task_has_error(const ed_task *t);
+
+#endif

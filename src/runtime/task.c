@@ -1,0 +1,311 @@
+/*
+ * task.c - the task's mailbox loop.
+ *
+ * One thread per task. Between buffers (never between records) the loop runs mails,
+ * checks for cancellation and flushes partly filled output buffers whose timeout has
+ * passed. A source task polls its source for a batch at a time; any other task reads
+ * one input buffer at a time, round-robin over its channels, and hands each element to
+ * the head of its chain:
+ *
+ *   RECORD     head->process(input, row, ts): the row is read in place in the buffer
+ *   WATERMARK  the channel's watermark rises; the task's watermark is the minimum over
+ *              channels that have not ended, and when it rises the chain sees it
+ *   END        the channel is done; when every channel of an input is, that input ends
+ *
+ * When there is nothing to read the task pushes out what it has buffered (so a trickle
+ * of records is not held back by the timeout) and sleeps on its gate. When every input
+ * has ended, the chain ends in topological order, END goes to every output channel and
+ * the operators close.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "task.h"
+
+#define ED_IDLE_WAIT_NS (100 * 1000000LL)
+#define ED_SOURCE_BATCH 512
+
+void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg)
+{
+    ed_mail *m = ed_xmalloc(sizeof(*m));
+    m->fn = fn;
+    m->arg = arg;
+    pthread_mutex_lock(&t->mail_mu);
+    ed_mail **p = &t->mails;
+    while (*p) p = &(*p)->next;
+    m->next = NULL;
+    *p = m;
+    atomic_fetch_add(&t->gate.pending, 1);
+    pthread_mutex_unlock(&t->mail_mu);
+    ed_gate_notify(&t->gate);
+}
+
+static void run_mails(ed_task *t)
+{
+    if (!atomic_load_explicit(&t->gate.pending, memory_order_acquire)) return;
+    pthread_mutex_lock(&t->mail_mu);
+    ed_mail *m = t->mails;
+    t->mails = NULL;
+    atomic_store(&t->gate.pending, 0);
+    pthread_mutex_unlock(&t->mail_mu);
+    while (m) {
+        ed_mail *next = m->next;
+        m->fn(t, m->arg);
+        free(m);
+        m = next;
+    }
+}
+
+static bool cancelled(ed_task *t)
+{
+    return atomic_load_explicit(&t->job->cancel, memory_order_relaxed);
+}
+
+/* Reports the operator that failed, or the task when none says why. */
+static void task_failed(ed_task *t, const char *what)
+{
+    if (cancelled(t)) {
+        /* a failure elsewhere cancelled us; a writer that gave up is not a new cause */
+        bool any = false;
+        for (int i = 0; i < t->nops; i++) any |= t->ops[i].err.set;
+        if (!any) return;
+    }
+    for (int i = 0; i < t->nops; i++) {
+        ed_operator *op = &t->ops[i];
+        if (op->err.set) {
+            ed_job_fail(t->job, "operator '%s' (subtask %d/%d) failed: %s", op->node->name,
+                        t->subtask + 1, op->ctx.parallelism, op->err.msg);
+            return;
+        }
+    }
+    ed_job_fail(t->job, "task '%s' failed: %s", t->name, what);
+}
+
+static void flush_outputs(ed_task *t, int64_t now)
+{
+    for (int i = 0; i < t->nwriters; i++) ed_writer_flush(t->writers[i]);
+    t->dirty = false;
+    t->last_flush_ns = now;
+}
+
+static int flush_all(ed_task *t, int64_t now)
+{
+    for (int i = 0; i < t->nops; i++)
+        if (t->ops[i].vt->flush && t->ops[i].vt->flush(&t->ops[i])) return -1;
+    flush_outputs(t, now);
+    return 0;
+}
+
+static int deliver_watermark(ed_task *t, int64_t wm)
+{
+    ed_operator *head = &t->ops[0];
+    return head->vt->on_watermark ? head->vt->on_watermark(head, wm)
+                                  : ed_out_watermark(&head->out, wm);
+}
+
+/* Recomputes the task's watermark from its live channels. */
+static int update_watermark(ed_task *t)
+{
+    int64_t min = INT64_MAX;
+    bool any = false;
+    for (int i = 0; i < t->gate.n; i++) {
+        ed_channel *c = t->gate.ch[i];
+        if (c->ended) continue;
+        any = true;
+        if (c->watermark < min) min = c->watermark;
+    }
+    if (!any || min <= t->watermark) return 0;
+    t->watermark = min;
+    return deliver_watermark(t, min);
+}
+
+static int channel_ended(ed_task *t, ed_channel *c)
+{
+    c->ended = true;
+    t->nended++;
+    if (++t->input_ended[c->input] == t->input_channels[c->input]) {
+        ed_operator *head = &t->ops[0];
+        if (head->vt->end_input && head->vt->end_input(head, c->input)) return -1;
+    }
+    return update_watermark(t);
+}
+
+/* Processes one buffer of one channel. >0: elements handled; 0: nothing to read. */
+static int read_one_buffer(ed_task *t)
+{
+    ed_gate *g = &t->gate;
+    ed_operator *head = &t->ops[0];
+    for (int k = 0; k < g->n; k++) {
+        int i = g->next + k;
+        if (i >= g->n) i -= g->n;
+        ed_channel *c = g->ch[i];
+        if (c->ended) continue;
+        ed_buffer *b = c->rd ? c->rd : ed_channel_peek(c);
+        if (!b) continue;
+        c->rd = b;
+        g->next = i + 1 == g->n ? 0 : i + 1;
+        int n = 0;
+        const uint8_t *p = b->data + c->rpos, *end = b->data + b->len;
+        while (p < end) {
+            uint32_t len;
+            memcpy(&len, p, 4);
+            int tag = p[4];
+            n++;
+            if (ED_LIKELY(tag == ED_EL_RECORD)) {
+                int64_t ts;
+                memcpy(&ts, p + 8, 8);
+                head->records_in++;
+                if (ED_UNLIKELY(head->vt->process(head, c->input, (const eddy_row *)(p + 16), ts))) {
+                    c->rpos = (uint32_t)(p + len - b->data);
+                    return -1;
+                }
+            } else if (tag == ED_EL_WATERMARK) {
+                int64_t wm;
+                memcpy(&wm, p + 8, 8);
+                if (wm > c->watermark) {
+                    c->watermark = wm;
+                    if (update_watermark(t)) return -1;
+                }
+            } else if (tag == ED_EL_END) {
+                if (channel_ended(t, c)) return -1;
+            } else {
+                ed_assert(!"unknown element tag");
+            }
+            p += len;
+        }
+        c->rd = NULL;
+        c->rpos = 0;
+        ed_channel_pop(c);
+        ed_buffer_put(b);
+        return n ? n : 1;
+    }
+    return 0;
+}
+
+static int open_chain(ed_task *t)
+{
+    /* downstream first, so that nothing emits into an operator that is not open */
+    for (int i = t->nops - 1; i >= 0; i--) {
+        ed_operator *op = &t->ops[i];
+        if (op->vt->open && op->vt->open(op, &op->err)) return -1;
+        if (op->node->open_fn.name || op->node->open_fn.ptr) {
+            eddy_open_fn f = (eddy_open_fn)ed_op_resolve(op, &op->node->open_fn);
+            if (!f) return -1;
+            if (f(&op->ctx)) {
+                if (!op->err.set) ed_op_fail(op, "open function '%s' failed", op->node->open_fn.name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void close_chain(ed_task *t)
+{
+    for (int i = 0; i < t->nops; i++) {
+        ed_operator *op = &t->ops[i];
+        if (op->node->close_fn.name || op->node->close_fn.ptr) {
+            eddy_close_fn f = (eddy_close_fn)ed_op_resolve(op, &op->node->close_fn);
+            if (f) f(&op->ctx);
+        }
+        if (op->vt->close) op->vt->close(op);
+    }
+}
+
+/* The end of bounded input: the chain ends in topological order, then the channels. */
+static int end_chain(ed_task *t)
+{
+    for (int i = 1; i < t->nops; i++) {
+        ed_operator *op = &t->ops[i];
+        if (op->vt->end_input && op->vt->end_input(op, 0)) return -1;
+    }
+    for (int i = 0; i < t->nwriters; i++)
+        if (ed_writer_broadcast_element(t->writers[i], ED_EL_END, 0)) return -1;
+    return flush_all(t, ed_mono_ns());
+}
+
+static int run_source(ed_task *t)
+{
+    ed_operator *head = &t->ops[0];
+    for (;;) {
+        if (cancelled(t)) return 0;
+        run_mails(t);
+        ed_poll_result r = head->vt->poll(head, ED_SOURCE_BATCH);
+        if (r == ED_POLL_ERROR) return -1;
+        if (r == ED_POLL_END) break;
+        int64_t now = ed_mono_ns();
+        if (r == ED_POLL_IDLE) {
+            if (flush_all(t, now)) return -1;
+            int64_t wait = head->wake_ns - now;
+            if (wait > ED_IDLE_WAIT_NS) wait = ED_IDLE_WAIT_NS;
+            ed_gate_wait(&t->gate, wait);
+        } else if (t->dirty && now - t->last_flush_ns >= t->buffer_timeout_ns) {
+            flush_outputs(t, now);
+        }
+    }
+    /* a finished source holds back no event time */
+    if (ed_out_watermark(&head->out, ED_WATERMARK_MAX)) return -1;
+    return end_chain(t);
+}
+
+static int run_inputs(ed_task *t)
+{
+    while (t->nended < t->gate.n) {
+        if (cancelled(t)) return 0;
+        run_mails(t);
+        int r = read_one_buffer(t);
+        if (r < 0) return -1;
+        int64_t now = ed_mono_ns();
+        if (r == 0) {
+            if (flush_all(t, now)) return -1;
+            ed_gate_wait(&t->gate, ED_IDLE_WAIT_NS);
+        } else if (t->dirty && now - t->last_flush_ns >= t->buffer_timeout_ns) {
+            flush_outputs(t, now);
+        }
+    }
+    return end_chain(t);
+}
+
+static void log_counts(ed_task *t)
+{
+    if (!ed_log_on(ED_INFO, "runtime")) return;
+    for (int i = 0; i < t->nops; i++) {
+        ed_operator *op = &t->ops[i];
+        ed_log(ED_INFO, "runtime", "operator '%s' (%d/%d): %llu records in, %llu out",
+               op->node->name, t->subtask + 1, op->ctx.parallelism,
+               (unsigned long long)op->records_in, (unsigned long long)op->out.count);
+    }
+}
+
+static void *task_main(void *arg)
+{
+    ed_task *t = arg;
+    t->last_flush_ns = ed_mono_ns();
+    int rc = open_chain(t);
+    if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
+    if (rc) task_failed(t, "processing failed");
+    close_chain(t);
+    if (rc == 0 && !cancelled(t)) {
+        t->finished = true;
+        log_counts(t);
+    }
+    return NULL;
+}
+
+int ed_task_start(ed_task *t) { return pthread_create(&t->thread, NULL, task_main, t); }
+
+ed_operator *ed_task_operator(ed_task *t, int node_id)
+{
+    for (int i = 0; i < t->nops; i++)
+        if (t->ops[i].node->id == node_id) return &t->ops[i];
+    return NULL;
+}
+
+bool ed_task_has_error(const ed_task *t)
+{
+    for (int i = 0; i < t->nops; i++)
+        if (t->ops[i].err.set) return true;
+    return false;
+}

@@ -1,0 +1,106 @@
+/*
+ * task.h - the execution: a job of tasks, each task one thread running one operator
+ * chain through a mailbox loop.
+ *
+ * The task thread alone touches its operators, its gate's channel read state and its
+ * writers' current buffers. Other threads reach a task only through its gate: channel
+ * pushes and ed_task_post (mails: cancellation now, checkpoint triggers later).
+ */
+#ifndef ED_TASK_H
+#define ED_TASK_H
+
+#include "channel.h"
+#include "graph.h"
+
+typedef struct ed_job ed_job;
+
+/* One network output of a task: a partitioner over channels to the next vertex. */
+struct ed_writer {
+    ed_partitioner part;
+    ed_channel **ch;
+    int n;
+    ed_pool *pool;
+    ed_task *task;
+    const ed_jedge *edge;
+    /* keys (hash and custom partitioning) */
+    ed_keyspec ks;
+    eddy_key_fn key_fn;
+    eddy_row_builder *key_rb;
+    eddy_partition_fn part_fn;
+    ed_operator *producer; /* whose context key selectors run in */
+    uint8_t *keybuf;
+    size_t keycap;
+    int max_parallelism;
+    uint32_t rr;
+    uint64_t rng;
+};
+
+/* Serializes a record into the channel(s) the partitioner picks. 0 or -1 (cancelled,
+ * or a key selector failed). */
+int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts);
+int ed_writer_broadcast_element(ed_writer *w, int tag, int64_t value);
+void ed_writer_flush(ed_writer *w);
+
+typedef struct ed_mail {
+    void (*fn)(ed_task *t, void *arg);
+    void *arg;
+    struct ed_mail *next;
+} ed_mail;
+
+struct ed_task {
+    ed_job *job;
+    const ed_vertex *vertex;
+    int subtask;
+    char *name; /* "Map -> Sink: print (1/2)" */
+    pthread_t thread;
+    ed_operator *ops;
+    int nops;
+    ed_gate gate;
+    ed_pool pool;
+    ed_writer **writers;
+    int nwriters;
+    int *input_channels;  /* channels per logical input of the head */
+    int *input_ended;     /* ended channels per logical input */
+    int ninputs;
+    int nended;
+    int64_t watermark;    /* combined input watermark */
+    int64_t buffer_timeout_ns;
+    int64_t last_flush_ns;
+    bool dirty;           /* partial buffers not yet pushed */
+    bool finished;
+    pthread_mutex_t mail_mu;
+    ed_mail *mails;
+};
+
+struct ed_job {
+    const ed_stream_graph *sg;
+    ed_job_graph jg;
+    ed_config *cfg;
+    void *code; /* dlopen handle of the job's shared object, or NULL */
+    ed_task **tasks;
+    int ntasks;
+    ed_channel **channels;
+    int nchannels;
+    _Atomic bool cancel;
+    pthread_mutex_t mu;
+    ed_err err; /* the first failure */
+    char *name;
+};
+
+/* Builds tasks, channels and operators for a job graph; -1 with err set. */
+int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
+                  const char *name, ed_err *err);
+/* Runs every task to completion or failure; 0, or -1 with job->err set. */
+int ed_job_run(ed_job *job);
+void ed_job_cancel(ed_job *job);
+void ed_job_destroy(ed_job *job);
+
+/* Records the failure of a task (first wins) and cancels the job. */
+void ed_job_fail(ed_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Posts a mail to a task; runs on the task's thread between records. Any thread. */
+void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg);
+
+/* A hook for tests and the collect sink: the operator of a running task by node id. */
+ed_operator *ed_task_operator(ed_task *t, int node_id);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * writer.c - record writers: partitioners and serialization into channel buffers.
+ *
+ * A record is copied once, from the row it was built in into the current buffer of the
+ * chosen channel, behind a 16-byte element header (length, tag, timestamp). The
+ * partitioners follow Flink's: FORWARD and RESCALE are pointwise (the writer holds only
+ * the channels it is connected to), HASH maps the key's group to the subtask owning it,
+ * REBALANCE is round-robin, SHUFFLE uniformly random, BROADCAST copies to every channel,
+ * GLOBAL sends everything to subtask 0 and CUSTOM asks the user's partitioner.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "task.h"
+
+static inline void put_header(uint8_t *p, uint32_t len, int tag)
+{
+    memcpy(p, &len, 4);
+    p[4] = (uint8_t)tag;
+    p[5] = p[6] = p[7] = 0;
+}
+
+static int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts)
+{
+    uint32_t rs = eddy_row_size(row);
+    uint32_t need = ED_EL_RECORD_OVERHEAD + rs;
+    ed_buffer *b = c->cur;
+    if (ED_UNLIKELY(!b || b->cap - b->len < need)) {
+        if (b) ed_channel_push(c, b);
+        b = c->cur = ed_pool_get(w->pool, need);
+        if (!b) return -1;
+    }
+    uint8_t *p = b->data + b->len;
+    put_header(p, need, ED_EL_RECORD);
+    memcpy(p + 8, &ts, 8);
+    memcpy(p + 16, row, rs);
+    b->len += need;
+    return 0;
+}
+
+static int channel_control(ed_writer *w, ed_channel *c, int tag, int64_t value)
+{
+    uint32_t need = tag == ED_EL_END ? ED_EL_HEADER : ED_EL_HEADER + 8;
+    ed_buffer *b = c->cur;
+    if (!b || b->cap - b->len < need) {
+        if (b) ed_channel_push(c, b);
+        b = c->cur = ed_pool_get(w->pool, need);
+        if (!b) return -1;
+    }
+    uint8_t *p = b->data + b->len;
+    put_header(p, need, tag);
+    if (tag != ED_EL_END) memcpy(p + 8, &value, 8);
+    b->len += need;
+    return 0;
+}
+
+static int key_channel(ed_writer *w, const eddy_row *row, int *out)
+{
+    const eddy_row *src = row;
+    if (w->key_fn || w->part_fn) {
+        if (w->key_fn) {
+            eddy_rb_reset(w->key_rb);
+            if (w->key_fn(&w->producer->ctx, row, w->key_rb) < 0) {
+                ed_op_fail(w->producer, "key selector failed");
+                return -1;
+            }
+            src = eddy_rb_row(w->key_rb);
+        }
+    }
+    if (w->part == ED_PART_CUSTOM) {
+        const eddy_row *key = src;
+        if (!w->key_fn) {
+            /* the key row is the projection of the key fields */
+            eddy_rb_reset(w->key_rb);
+            for (uint32_t i = 0; i < w->ks.n; i++)
+                eddy_rb_set_field(w->key_rb, i, row, w->ks.idx[i]);
+            key = eddy_rb_row(w->key_rb);
+        }
+        int ch = w->part_fn(key, w->n);
+        if (ch < 0 || ch >= w->n)
+            return ed_op_fail(w->producer, "custom partitioner returned %d, not in [0, %d)", ch,
+                              w->n);
+        *out = ch;
+        return 0;
+    }
+    size_t len = ed_key_write(&w->ks, src, w->keybuf, w->keycap);
+    if (ED_UNLIKELY(len > w->keycap)) {
+        w->keycap = len * 2;
+        w->keybuf = ed_xrealloc(w->keybuf, w->keycap);
+        len = ed_key_write(&w->ks, src, w->keybuf, w->keycap);
+    }
+    int kg = ed_key_group(ed_key_hash(w->keybuf, len), w->max_parallelism);
+    *out = ed_key_group_to_subtask(kg, w->max_parallelism, w->n);
+    return 0;
+}
+
+static inline uint64_t next_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    return ed_mix64(z);
+}
+
+int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
+{
+    int ch = 0;
+    switch (w->part) {
+    case ED_PART_FORWARD:
+    case ED_PART_GLOBAL:
+        ch = 0;
+        break;
+    case ED_PART_HASH:
+    case ED_PART_CUSTOM:
+        if (key_channel(w, row, &ch)) return -1;
+        break;
+    case ED_PART_REBALANCE:
+    case ED_PART_RESCALE:
+        ch = (int)(w->rr++ % (uint32_t)w->n);
+        break;
+    case ED_PART_SHUFFLE:
+        ch = (int)(next_rand(&w->rng) % (uint64_t)w->n);
+        break;
+    case ED_PART_BROADCAST:
+        for (int i = 0; i < w->n; i++)
+            if (channel_write(w, w->ch[i], row, ts)) return -1;
+        w->task->dirty = true;
+        return 0;
+    default:
+        ed_assert(!"partitioner");
+    }
+    w->task->dirty = true;
+    return channel_write(w, w->ch[ch], row, ts);
+}
+
+int ed_writer_broadcast_element(ed_writer *w, int tag, int64_t value)
+{
+    for (int i = 0; i < w->n; i++)
+        if (channel_control(w, w->ch[i], tag, value)) return -1;
+    w->task->dirty = true;
+    return 0;
+}
+
+void ed_writer_flush(ed_writer *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        ed_channel *c = w->ch[i];
+        if (c->cur && c->cur->len) {
+            ed_channel_push(c, c->cur);
+            c->cur = NULL;
+        }
+    }
+}

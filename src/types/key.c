@@ -1,0 +1,116 @@
+/*
+ * key.c - canonical key bytes and key groups.
+ *
+ * A key is reduced to bytes that depend only on its values, never on where a row put
+ * them: per key field one null byte, then 8 little-endian bytes for a fixed-size value or
+ * a 4-byte little-endian length and the bytes for STRING/BYTES. A NULL field is the null
+ * byte 1 alone. DOUBLE keys use Java's Double.equals semantics: all NaNs are written as
+ * the canonical NaN, while 0.0 and -0.0 stay distinct keys. The encoding is prefix-free,
+ * so equal keys <=> equal bytes, and the bytes are what is hashed (murmur3) into a key
+ * group and what keyed state stores.
+ *
+ * Key groups follow Flink's KeyGroupRangeAssignment: key group k of m belongs to subtask
+ * k * p / m, and subtask i owns the contiguous range [ceil(i*m/p), ((i+1)*m - 1) / p].
+ * The two formulas are exact inverses, so state is redistributed by whole key groups
+ * when a job restores at another parallelism.
+ */
+#include "types.h"
+
+#include <ctype.h>
+#include <string.h>
+
+int ed_keyspec_parse(ed_keyspec *ks, const eddy_schema *s, const char *fields, ed_err *err)
+{
+    ks->n = 0;
+    const char *p = fields ? fields : "";
+    for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        const char *start = p;
+        while (*p && *p != ',') p++;
+        const char *end = p;
+        while (end > start && isspace((unsigned char)end[-1])) end--;
+        size_t len = (size_t)(end - start);
+        if (!len) return ed_err_set(err, "key: empty field name in '%s'", fields ? fields : "");
+        char name[256];
+        if (len >= sizeof name) return ed_err_set(err, "key: field name too long");
+        memcpy(name, start, len);
+        name[len] = '\0';
+        int idx = eddy_schema_index(s, name);
+        if (idx < 0)
+            return ed_err_set(err, "key: unknown field '%s' (schema: %s)", name,
+                              eddy_schema_text(s));
+        for (uint32_t k = 0; k < ks->n; k++)
+            if (ks->idx[k] == (uint32_t)idx)
+                return ed_err_set(err, "key: field '%s' given twice", name);
+        if (ks->n == ED_ARRAY_LEN(ks->idx))
+            return ed_err_set(err, "key: more than %zu fields", ED_ARRAY_LEN(ks->idx));
+        ks->idx[ks->n] = (uint32_t)idx;
+        ks->type[ks->n] = eddy_schema_type(s, (uint32_t)idx);
+        ks->n++;
+        if (!*p) break;
+        p++; /* ',' */
+    }
+    return 0;
+}
+
+void ed_keyspec_all(ed_keyspec *ks, const eddy_schema *s)
+{
+    uint32_t n = eddy_schema_arity(s);
+    ed_assert(n <= ED_ARRAY_LEN(ks->idx));
+    ks->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        ks->idx[i] = i;
+        ks->type[i] = eddy_schema_type(s, i);
+    }
+}
+
+static inline void ed_put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+size_t ed_key_write(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf, size_t cap)
+{
+    size_t need = 0;
+    for (uint32_t k = 0; k < ks->n; k++) {
+        uint32_t i = ks->idx[k];
+        need += 1;
+        if (eddy_row_is_null(r, i)) continue;
+        eddy_type t = ks->type[k];
+        need += t == EDDY_STRING || t == EDDY_BYTES ? 4 + (size_t)eddy_row_str(r, i).len : 8;
+    }
+    if (need > cap) return need;
+    uint8_t *p = buf;
+    for (uint32_t k = 0; k < ks->n; k++) {
+        uint32_t i = ks->idx[k];
+        if (eddy_row_is_null(r, i)) {
+            *p++ = 1;
+            continue;
+        }
+        *p++ = 0;
+        eddy_type t = ks->type[k];
+        if (t == EDDY_STRING || t == EDDY_BYTES) {
+            eddy_str v = eddy_row_str(r, i);
+            for (int b = 0; b < 4; b++) *p++ = (uint8_t)(v.len >> (8 * b));
+            if (v.len) memcpy(p, v.ptr, v.len);
+            p += v.len;
+            continue;
+        }
+        uint64_t v = eddy_row_slot(r, i);
+        if (t == EDDY_DOUBLE && (v & 0x7ff0000000000000ULL) == 0x7ff0000000000000ULL &&
+            (v & 0x000fffffffffffffULL))
+            v = 0x7ff8000000000000ULL; /* one NaN, as Double.doubleToLongBits */
+        ed_put_le64(p, v);
+        p += 8;
+    }
+    ed_assert((size_t)(p - buf) == need);
+    return need;
+}
+
+void ed_key_group_range(int i, int parallelism, int max_parallelism, int *first, int *last)
+{
+    ed_assert(parallelism >= 1 && max_parallelism >= parallelism && i >= 0 && i < parallelism);
+    int64_t m = max_parallelism, p = parallelism;
+    *first = (int)((i * m + p - 1) / p);
+    *last = (int)(((i + 1) * m - 1) / p);
+}

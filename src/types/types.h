@@ -1,0 +1,113 @@
+/*
+ * types.h - schemas, rows, keys and text formats for the rest of the tree.
+ *
+ * The row layout itself is public (include/eddy/row.h). This header adds what the
+ * runtime and connectors need: canonical key bytes and key groups, and rendering and
+ * parsing rows as text (Flink's Row.toString form and CSV).
+ */
+#ifndef ED_TYPES_H
+#define ED_TYPES_H
+
+#include <eddy/row.h>
+
+#include "../base/base.h"
+
+/* The builder's internals, for code that builds rows in bulk (sources, operators). */
+struct eddy_row_builder {
+    uint8_t *buf;  /* 8-byte aligned; the row under construction starts here */
+    uint32_t cap;  /* bytes allocated */
+    uint32_t len;  /* bytes used: fixed part + tail so far, a multiple of 8 */
+    uint32_t arity;
+    uint32_t fixed; /* eddy_row_fixed_size(arity) */
+    uint8_t *types; /* eddy_type per field when made by eddy_rb_new_schema, else NULL */
+};
+
+/* Appends room for a len-byte STRING/BYTES value of field i (which becomes non-NULL) and
+ * returns where to write it, or NULL when the row would exceed EDDY_ROW_MAX_SIZE. For
+ * sources that decode straight into the row. The pointer is valid until the next setter;
+ * ed_rb_trim_last then shortens that same value to len bytes (no more than reserved). */
+char *ed_rb_reserve_str(eddy_row_builder *b, uint32_t i, uint32_t len);
+void ed_rb_trim_last(eddy_row_builder *b, uint32_t i, uint32_t len);
+
+/* Number of bytes a row would need to hold `tail` bytes of variable-size data. */
+static inline uint32_t ed_row_bytes(uint32_t arity, uint32_t tail)
+{
+    return eddy_row_fixed_size(arity) + (uint32_t)ED_ALIGN8(tail);
+}
+
+/* Checks that n bytes at p are a well-formed row (size, arity, every var slot inside the
+ * row): for rows read from files or the network. 0, or -1 with a message. */
+int ed_row_validate(const void *p, size_t n, ed_err *err);
+
+/* ed_row_validate plus the schema: arity, every STRING/BYTES slot inside the tail,
+ * BOOLEAN 0/1, INT sign-extended, NULL fields with zero slots. */
+int ed_row_validate_schema(const eddy_schema *s, const void *p, size_t n, ed_err *err);
+
+/* Equality of two rows field by field (values, not layout). A row does not record its
+ * types, so this one infers them: a slot is compared as a string when it decodes to a
+ * range inside the tail of both rows. Prefer ed_row_equal_schema, which is exact. */
+bool ed_row_equal(const eddy_row *a, const eddy_row *b);
+bool ed_row_equal_schema(const eddy_schema *s, const eddy_row *a, const eddy_row *b);
+
+/* ---- keys and key groups ---------------------------------------------------------------
+ * A key is written in a canonical byte form so that equal keys have equal bytes however
+ * their rows are laid out: per key field a null byte (0/1), then 8 little-endian bytes
+ * for fixed-size types, or a 4-byte length and the bytes for STRING/BYTES. Hash and
+ * compare keys as bytes. */
+typedef struct ed_keyspec {
+    uint32_t n;
+    uint32_t idx[16];
+    eddy_type type[16];
+} ed_keyspec;
+
+/* Builds a key spec from "a, b" field names; -1 with a message naming the field. */
+int ed_keyspec_parse(ed_keyspec *ks, const eddy_schema *s, const char *fields, ed_err *err);
+/* A key spec for every field of a key row of schema s (key selector output). */
+void ed_keyspec_all(ed_keyspec *ks, const eddy_schema *s);
+/* Writes the key bytes of row r into buf; returns the length, or the length needed when
+ * it exceeds cap (nothing is written then). */
+size_t ed_key_write(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf, size_t cap);
+
+static inline uint32_t ed_key_hash(const void *key, size_t len)
+{
+    return ed_murmur3_32(key, len, 0);
+}
+/* Flink's KeyGroupRangeAssignment. */
+static inline int ed_key_group(uint32_t hash, int max_parallelism)
+{
+    return (int)(hash % (uint32_t)max_parallelism);
+}
+static inline int ed_key_group_to_subtask(int key_group, int max_parallelism, int parallelism)
+{
+    return (int)((int64_t)key_group * parallelism / max_parallelism);
+}
+/* Key groups [*first, *last] owned by subtask i of p. */
+void ed_key_group_range(int i, int parallelism, int max_parallelism, int *first, int *last);
+
+/* ---- text forms ----------------------------------------------------------------------- */
+/* Flink's Row.toString: "+I[hello, 3]"; NULL prints as "null", doubles as Java prints
+ * them (1.0, 0.1, 1.0E10), timestamps as "2026-11-25T11:41:13.123". */
+void ed_row_format_flink(const eddy_schema *s, const eddy_row *r, ed_strbuf *out);
+/* One CSV line without the newline: fields separated by delim, quoted ("...", "" for a
+ * quote) only when they contain delim, a quote, CR or LF; NULL is the empty field. */
+void ed_row_format_csv(const eddy_schema *s, const eddy_row *r, char delim, ed_strbuf *out);
+/* Appends one field's value in the CSV form (unquoted). */
+void ed_value_format(eddy_type t, const eddy_row *r, uint32_t i, ed_strbuf *out);
+
+/*
+ * Parses one CSV line (no trailing newline; a trailing CR is ignored) into b (reset
+ * first) for schema s: RFC 4180 quoting, delim as separator, an empty unquoted field is
+ * NULL for nullable fields. Errors (returns -1, err set) name the field by number and
+ * name: "field 2 (price): 'abc' is not a DOUBLE", "expected 3 fields, found 4", "invalid
+ * UTF-8 at byte 7". The caller prefixes file:line.
+ */
+int ed_csv_parse_line(const char *line, size_t len, const eddy_schema *s, char delim,
+                      eddy_row_builder *b, ed_err *err);
+/* Parses one value from text into field i of b (used by CSV and by option parsing). */
+int ed_value_parse(eddy_type t, const char *p, size_t len, eddy_row_builder *b, uint32_t i,
+                   ed_err *err);
+/* Timestamps as text: "2026-11-25 11:41:13.123", "2026-11-25T11:41:13", or epoch ms. */
+int ed_parse_timestamp_ms(const char *p, size_t len, int64_t *out);
+void ed_format_timestamp_ms(int64_t ms, ed_strbuf *out);
+
+#endif
