@@ -57,6 +57,19 @@ static result run_engine(int64_t n, int p)
     eddy_env *env = eddy_env_new();
     eddy_env_set_parallelism(env, p);
     eddy_env_set(env, "log.level", "WARN");
+    /* EDDY_BENCH_CONF="key=value;key=value" tries other settings */
+    const char *conf = getenv("EDDY_BENCH_CONF");
+    if (conf) {
+        char *c = strdup(conf), *save = NULL;
+        for (char *kv = strtok_r(c, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
+            char *eq = strchr(kv, '=');
+            if (eq) {
+                *eq = 0;
+                eddy_env_set(env, kv, eq + 1);
+            }
+        }
+        free(c);
+    }
     eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
                                    "fields.id.start", "0", "fields.id.end", end,
                                    "rows-per-second", "0", NULL);
@@ -115,6 +128,11 @@ int main(int argc, char **argv)
     if (argc > 2) nkeys = atoll(argv[2]);
     printf("keyed sum: datagen -> map -> key_by -> sum -> blackhole, %lld records, %lld keys\n",
            (long long)n, (long long)nkeys);
+    if (getenv("EDDY_BENCH_ENGINE_ONLY")) { /* for profiling the engine alone */
+        result r = run_engine(n, atoi(getenv("EDDY_BENCH_ENGINE_ONLY")));
+        printf("eddy: %.0f records/s\n", (double)n / r.secs);
+        return 0;
+    }
     result base = run_baseline(n);
     double base_rate = (double)n / base.secs;
     printf("%-22s %14s %18s %8s\n", "run", "records/s", "records/cpu-s", "ratio");

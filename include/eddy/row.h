@@ -158,18 +158,25 @@ const char *eddy_type_name(eddy_type t);
  */
 typedef struct eddy_row_builder eddy_row_builder;
 
+/* The builder's fields are visible only so that the calls on the per-record path below
+ * can be inline; treat them as private. */
+struct eddy_row_builder {
+    uint8_t *buf;   /* 8-byte aligned; the row under construction starts here */
+    uint32_t cap;   /* bytes allocated */
+    uint32_t len;   /* bytes used: fixed part + tail so far, a multiple of 8 */
+    uint32_t arity;
+    uint32_t fixed; /* eddy_row_fixed_size(arity) */
+    uint8_t *types; /* eddy_type per field when made by eddy_rb_new_schema, else NULL */
+};
+
+/* Aborts with a message naming the field: an index past the builder's arity. */
+_Noreturn void eddy_rb__bad_index(const eddy_row_builder *b, uint32_t i);
+
 eddy_row_builder *eddy_rb_new(uint32_t arity);
 /* A builder that also knows the field types of schema s (copied): needed by
  * eddy_rb_set_field, which must tell variable-size values from fixed-size ones. */
 eddy_row_builder *eddy_rb_new_schema(const eddy_schema *s);
 void eddy_rb_free(eddy_row_builder *b); /* accepts NULL */
-void eddy_rb_reset(eddy_row_builder *b);
-void eddy_rb_set_kind(eddy_row_builder *b, eddy_row_kind k);
-void eddy_rb_set_null(eddy_row_builder *b, uint32_t i);
-void eddy_rb_set_i64(eddy_row_builder *b, uint32_t i, int64_t v); /* INT, BIGINT, TIMESTAMP */
-void eddy_rb_set_i32(eddy_row_builder *b, uint32_t i, int32_t v);
-void eddy_rb_set_f64(eddy_row_builder *b, uint32_t i, double v);
-void eddy_rb_set_bool(eddy_row_builder *b, uint32_t i, bool v);
 /* Copies len bytes; returns 0, or -1 when the row would exceed EDDY_ROW_MAX_SIZE. */
 int eddy_rb_set_str(eddy_row_builder *b, uint32_t i, const char *p, uint32_t len);
 int eddy_rb_set_cstr(eddy_row_builder *b, uint32_t i, const char *s);
@@ -179,8 +186,66 @@ int eddy_rb_set_cstr(eddy_row_builder *b, uint32_t i, const char *s);
 int eddy_rb_set_field(eddy_row_builder *b, uint32_t i, const eddy_row *src, uint32_t from);
 /* Starts the builder as a copy of src (same arity required); returns 0 or -1. */
 int eddy_rb_copy(eddy_row_builder *b, const eddy_row *src);
-uint32_t eddy_rb_arity(const eddy_row_builder *b);
-const eddy_row *eddy_rb_row(eddy_row_builder *b);
+
+static inline uint64_t *eddy_rb__nulls(eddy_row_builder *b) { return (uint64_t *)(b->buf + 8); }
+static inline uint64_t *eddy_rb__slots(eddy_row_builder *b)
+{
+    return (uint64_t *)(b->buf + b->fixed) - b->arity;
+}
+static inline void eddy_rb__put(eddy_row_builder *b, uint32_t i, uint64_t v)
+{
+    if (__builtin_expect(i >= b->arity, 0)) eddy_rb__bad_index(b, i);
+    eddy_rb__slots(b)[i] = v;
+    eddy_rb__nulls(b)[i >> 6] &= ~(1ULL << (i & 63u));
+}
+
+/* Starts a new row: every field NULL, kind +I. */
+static inline void eddy_rb_reset(eddy_row_builder *b)
+{
+    uint8_t *p = b->buf;
+    uint32_t arity = b->arity;
+    memset(p, 0, b->fixed);
+    uint16_t a16 = (uint16_t)arity;
+    memcpy(p + 6, &a16, 2);
+    uint64_t *nulls = eddy_rb__nulls(b);
+    uint32_t full = arity / 64, rest = arity % 64;
+    for (uint32_t w = 0; w < full; w++) nulls[w] = ~0ULL;
+    if (rest) nulls[full] = (1ULL << rest) - 1;
+    b->len = b->fixed;
+}
+static inline void eddy_rb_set_kind(eddy_row_builder *b, eddy_row_kind k) { b->buf[4] = (uint8_t)k; }
+static inline void eddy_rb_set_null(eddy_row_builder *b, uint32_t i)
+{
+    if (__builtin_expect(i >= b->arity, 0)) eddy_rb__bad_index(b, i);
+    eddy_rb__slots(b)[i] = 0;
+    eddy_rb__nulls(b)[i >> 6] |= 1ULL << (i & 63u);
+}
+/* INT, BIGINT and TIMESTAMP fields */
+static inline void eddy_rb_set_i64(eddy_row_builder *b, uint32_t i, int64_t v)
+{
+    eddy_rb__put(b, i, (uint64_t)v);
+}
+static inline void eddy_rb_set_i32(eddy_row_builder *b, uint32_t i, int32_t v)
+{
+    eddy_rb__put(b, i, (uint64_t)(int64_t)v);
+}
+static inline void eddy_rb_set_f64(eddy_row_builder *b, uint32_t i, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    eddy_rb__put(b, i, bits);
+}
+static inline void eddy_rb_set_bool(eddy_row_builder *b, uint32_t i, bool v)
+{
+    eddy_rb__put(b, i, v ? 1u : 0u);
+}
+static inline uint32_t eddy_rb_arity(const eddy_row_builder *b) { return b->arity; }
+/* The finished row, valid until the next reset, set_str or free. */
+static inline const eddy_row *eddy_rb_row(eddy_row_builder *b)
+{
+    memcpy(b->buf, &b->len, 4);
+    return (const eddy_row *)b->buf;
+}
 
 #ifdef __cplusplus
 }

@@ -109,7 +109,7 @@ static int check_options(eddy_env *env, const ed_factory *f, ed_node *n, const c
     }
     ed_err e = {0};
     if (f->check && f->check(n, &e)) {
-        fail(env, "%s: %s", what, e.msg);
+        fail(env, "%s", e.msg); /* the factory's message names the connector and option */
         return -1;
     }
     return 0;

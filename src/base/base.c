@@ -115,7 +115,10 @@ void *ed_xrealloc(void *p, size_t n)
     return q;
 }
 
-char *ed_xstrdup(const char *s) { return ed_xstrndup(s, strlen(s)); }
+char *ed_xstrdup(const char *s)
+{
+    return ed_xstrndup(s, strlen(s));
+}
 
 char *ed_xstrndup(const char *s, size_t n)
 {
@@ -151,7 +154,8 @@ void ed_sb_reserve(ed_strbuf *sb, size_t extra)
     size_t need = sb->len + extra + 1;
     if (need <= sb->cap) return;
     size_t cap = sb->cap ? sb->cap : 64;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     sb->data = ed_xrealloc(sb->data, cap);
     sb->cap = cap;
 }
@@ -164,7 +168,10 @@ void ed_sb_append(ed_strbuf *sb, const void *p, size_t n)
     sb->data[sb->len] = '\0';
 }
 
-void ed_sb_puts(ed_strbuf *sb, const char *s) { ed_sb_append(sb, s, strlen(s)); }
+void ed_sb_puts(ed_strbuf *sb, const char *s)
+{
+    ed_sb_append(sb, s, strlen(s));
+}
 
 void ed_sb_putc(ed_strbuf *sb, char c)
 {
@@ -292,50 +299,6 @@ void ed_arena_destroy(ed_arena *a)
 
 /* ---- hashing ------------------------------------------------------------------------- */
 
-static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
-
-/* MurmurHash3_x86_32 exactly as Austin Appleby's reference (little-endian blocks). */
-uint32_t ed_murmur3_32(const void *data, size_t len, uint32_t seed)
-{
-    const uint8_t *p = data;
-    const size_t nblocks = len / 4;
-    const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
-    uint32_t h1 = seed;
-
-    for (size_t i = 0; i < nblocks; i++) {
-        uint32_t k1;
-        memcpy(&k1, p + 4 * i, 4);
-        k1 *= c1;
-        k1 = rotl32(k1, 15);
-        k1 *= c2;
-        h1 ^= k1;
-        h1 = rotl32(h1, 13);
-        h1 = h1 * 5 + 0xe6546b64;
-    }
-    const uint8_t *tail = p + nblocks * 4;
-    uint32_t k1 = 0;
-    switch (len & 3) {
-    case 3:
-        k1 ^= (uint32_t)tail[2] << 16;
-        /* fall through */
-    case 2:
-        k1 ^= (uint32_t)tail[1] << 8;
-        /* fall through */
-    case 1:
-        k1 ^= tail[0];
-        k1 *= c1;
-        k1 = rotl32(k1, 15);
-        k1 *= c2;
-        h1 ^= k1;
-    }
-    h1 ^= (uint32_t)len;
-    h1 ^= h1 >> 16;
-    h1 *= 0x85ebca6b;
-    h1 ^= h1 >> 13;
-    h1 *= 0xc2b2ae35;
-    h1 ^= h1 >> 16;
-    return h1;
-}
 
 /* CRC-32C, reflected polynomial 0x82F63B78, slice-by-8 tables built once. */
 static uint32_t crc32c_table[8][256];
@@ -345,7 +308,8 @@ static void crc32c_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1u)));
         crc32c_table[0][i] = c;
     }
     for (uint32_t i = 0; i < 256; i++) {
@@ -381,7 +345,8 @@ uint32_t ed_crc32c(uint32_t crc, const void *data, size_t len)
         p += 8;
         len -= 8;
     }
-    while (len--) c = (c >> 8) ^ crc32c_table[0][(c ^ *p++) & 0xff];
+    while (len--)
+        c = (c >> 8) ^ crc32c_table[0][(c ^ *p++) & 0xff];
     return ~c;
 }
 
@@ -409,12 +374,21 @@ void ed_sleep_ns(int64_t ns)
     }
 }
 
-static int64_t ed_system_now_ms(ed_clock *c) { return ed_wall_ms(); }
+static int64_t ed_system_now_ms(ed_clock *c)
+{
+    return ed_wall_ms();
+}
 static ed_clock ed_system_clock = {ed_system_now_ms};
 
-ed_clock *ed_clock_system(void) { return &ed_system_clock; }
+ed_clock *ed_clock_system(void)
+{
+    return &ed_system_clock;
+}
 
-static int64_t ed_manual_now_ms(ed_clock *c) { return ((ed_manual_clock *)c)->now; }
+static int64_t ed_manual_now_ms(ed_clock *c)
+{
+    return ((ed_manual_clock *)c)->now;
+}
 
 void ed_manual_clock_init(ed_manual_clock *c, int64_t start_ms)
 {
@@ -422,7 +396,10 @@ void ed_manual_clock_init(ed_manual_clock *c, int64_t start_ms)
     c->now = start_ms;
 }
 
-void ed_manual_clock_advance(ed_manual_clock *c, int64_t ms) { c->now += ms; }
+void ed_manual_clock_advance(ed_manual_clock *c, int64_t ms)
+{
+    c->now += ms;
+}
 
 /* ---- parsers ------------------------------------------------------------------------- */
 
@@ -458,17 +435,20 @@ int ed_parse_f64(const char *s, double *out)
         return 0;
     }
     bool digits = false;
-    while (*p >= '0' && *p <= '9') p++, digits = true;
+    while (*p >= '0' && *p <= '9')
+        p++, digits = true;
     if (*p == '.') {
         p++;
-        while (*p >= '0' && *p <= '9') p++, digits = true;
+        while (*p >= '0' && *p <= '9')
+            p++, digits = true;
     }
     if (!digits) return -1;
     if (*p == 'e' || *p == 'E') {
         p++;
         if (*p == '+' || *p == '-') p++;
         if (*p < '0' || *p > '9') return -1;
-        while (*p >= '0' && *p <= '9') p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
     }
     if (*p) return -1;
     char *end;
@@ -503,7 +483,8 @@ typedef struct ed_unit {
 static int ed_parse_with_unit(const char *s, const ed_unit *units, int64_t bare, int64_t *out)
 {
     const char *p = s;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     if (*p < '0' || *p > '9') return -1;
     uint64_t v = 0;
     for (; *p >= '0' && *p <= '9'; p++) {
@@ -511,10 +492,12 @@ static int ed_parse_with_unit(const char *s, const ed_unit *units, int64_t bare,
         if (v > ((uint64_t)INT64_MAX - d) / 10) return -1;
         v = v * 10 + d;
     }
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     const char *u = p;
     size_t ulen = strlen(u);
-    while (ulen && (u[ulen - 1] == ' ' || u[ulen - 1] == '\t')) ulen--;
+    while (ulen && (u[ulen - 1] == ' ' || u[ulen - 1] == '\t'))
+        ulen--;
     int64_t mult = bare;
     if (ulen) {
         mult = 0;
@@ -532,11 +515,11 @@ static int ed_parse_with_unit(const char *s, const ed_unit *units, int64_t bare,
 }
 
 static const ed_unit ed_duration_units[] = {
-    {"ms", 1},          {"milli", 1},          {"millis", 1},          {"millisecond", 1},
-    {"milliseconds", 1}, {"s", 1000},           {"sec", 1000},          {"secs", 1000},
-    {"second", 1000},    {"seconds", 1000},     {"m", 60000},           {"min", 60000},
-    {"mins", 60000},     {"minute", 60000},     {"minutes", 60000},     {"h", 3600000},
-    {"hour", 3600000},   {"hours", 3600000},    {"d", 86400000},        {"day", 86400000},
+    {"ms", 1},           {"milli", 1},       {"millis", 1},      {"millisecond", 1},
+    {"milliseconds", 1}, {"s", 1000},        {"sec", 1000},      {"secs", 1000},
+    {"second", 1000},    {"seconds", 1000},  {"m", 60000},       {"min", 60000},
+    {"mins", 60000},     {"minute", 60000},  {"minutes", 60000}, {"h", 3600000},
+    {"hour", 3600000},   {"hours", 3600000}, {"d", 86400000},    {"day", 86400000},
     {"days", 86400000},  {NULL, 0},
 };
 
@@ -595,12 +578,16 @@ size_t ed_utf8_check(const char *str, size_t len)
             n = 2;
         } else if (c >= 0xE0 && c <= 0xEF) {
             n = 3;
-            if (c == 0xE0) lo = 0xA0;      /* overlong */
-            else if (c == 0xED) hi = 0x9F; /* surrogates */
+            if (c == 0xE0)
+                lo = 0xA0; /* overlong */
+            else if (c == 0xED)
+                hi = 0x9F; /* surrogates */
         } else if (c >= 0xF0 && c <= 0xF4) {
             n = 4;
-            if (c == 0xF0) lo = 0x90;      /* overlong */
-            else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+            if (c == 0xF0)
+                lo = 0x90; /* overlong */
+            else if (c == 0xF4)
+                hi = 0x8F; /* above U+10FFFF */
         } else {
             return i;
         }

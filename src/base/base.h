@@ -80,8 +80,49 @@ void ed_arena_reset(ed_arena *a); /* keeps the first block */
 void ed_arena_destroy(ed_arena *a);
 
 /* ---- hashing -------------------------------------------------------------------------- */
-/* MurmurHash3 x86_32 (Appleby), as used for key groups. */
-uint32_t ed_murmur3_32(const void *data, size_t len, uint32_t seed);
+/* MurmurHash3 x86_32 (Appleby), as used for key groups. Inline: it is on the keyed
+ * per-record path. */
+static inline uint32_t ed_rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+static inline uint32_t ed_murmur3_32(const void *data, size_t len, uint32_t seed)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    const size_t nblocks = len / 4;
+    const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+    uint32_t h1 = seed;
+    for (size_t i = 0; i < nblocks; i++) {
+        uint32_t k1;
+        __builtin_memcpy(&k1, p + 4 * i, 4);
+        k1 *= c1;
+        k1 = ed_rotl32(k1, 15);
+        k1 *= c2;
+        h1 ^= k1;
+        h1 = ed_rotl32(h1, 13);
+        h1 = h1 * 5 + 0xe6546b64;
+    }
+    const uint8_t *tail = p + nblocks * 4;
+    uint32_t k1 = 0;
+    switch (len & 3) {
+    case 3:
+        k1 ^= (uint32_t)tail[2] << 16;
+        /* fall through */
+    case 2:
+        k1 ^= (uint32_t)tail[1] << 8;
+        /* fall through */
+    case 1:
+        k1 ^= tail[0];
+        k1 *= c1;
+        k1 = ed_rotl32(k1, 15);
+        k1 *= c2;
+        h1 ^= k1;
+    }
+    h1 ^= (uint32_t)len;
+    h1 ^= h1 >> 16;
+    h1 *= 0x85ebca6b;
+    h1 ^= h1 >> 13;
+    h1 *= 0xc2b2ae35;
+    h1 ^= h1 >> 16;
+    return h1;
+}
 /* CRC-32C (Castagnoli), for checksums of files and frames; chain with the previous crc
  * (start with 0). */
 uint32_t ed_crc32c(uint32_t crc, const void *data, size_t len);
@@ -94,6 +135,23 @@ static inline uint64_t ed_mix64(uint64_t x)
     x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
     return x;
+}
+
+/* Division-free remainder by a divisor fixed at set-up (Lemire, Kaser, Kurz 2019):
+ * a % d for 32-bit a, exact for every a and d >= 1. */
+typedef struct ed_fastmod {
+    uint64_t m;
+    uint32_t d;
+} ed_fastmod;
+static inline ed_fastmod ed_fastmod_init(uint32_t d)
+{
+    ed_fastmod f = {UINT64_MAX / d + 1, d};
+    return f;
+}
+static inline uint32_t ed_fastmod_u32(uint32_t a, ed_fastmod f)
+{
+    uint64_t low = f.m * a;
+    return (uint32_t)(((__uint128_t)low * f.d) >> 64);
 }
 
 /* ---- time ----------------------------------------------------------------------------- */

@@ -121,13 +121,16 @@ ED_TEST(crc32c_known_vectors_and_chaining)
     ED_CHECK_INT(ed_crc32c(0, buf, 32), 0x8A9136AA);
     memset(buf, 0xff, sizeof buf);
     ED_CHECK_INT(ed_crc32c(0, buf, 32), 0x62A8AB43);
-    for (int i = 0; i < 32; i++) buf[i] = (uint8_t)i;
+    for (int i = 0; i < 32; i++)
+        buf[i] = (uint8_t)i;
     ED_CHECK_INT(ed_crc32c(0, buf, 32), 0x46DD794E);
-    for (int i = 0; i < 32; i++) buf[i] = (uint8_t)(31 - i);
+    for (int i = 0; i < 32; i++)
+        buf[i] = (uint8_t)(31 - i);
     ED_CHECK_INT(ed_crc32c(0, buf, 32), 0x113FDB5C);
     /* chaining over any split equals one pass, also at unaligned starts */
     char data[100];
-    for (int i = 0; i < 100; i++) data[i] = (char)(i * 7 + 3);
+    for (int i = 0; i < 100; i++)
+        data[i] = (char)(i * 7 + 3);
     uint32_t whole = ed_crc32c(0, data, sizeof data);
     for (size_t cut = 0; cut <= sizeof data; cut++)
         ED_CHECK_INT(ed_crc32c(ed_crc32c(0, data, cut), data + cut, sizeof data - cut), whole);
@@ -253,22 +256,22 @@ ED_TEST(utf8_check_rejects_overlongs_surrogates_and_out_of_range)
     const char *ok = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 plain ascii tail";
     ED_CHECK_INT(ed_utf8_check(ok, strlen(ok)), strlen(ok));
     ED_CHECK_INT(ed_utf8_check("", 0), 0);
-    ED_CHECK_INT(ed_utf8_check("\xef\xbf\xbf", 3), 3);         /* U+FFFF */
-    ED_CHECK_INT(ed_utf8_check("\xf4\x8f\xbf\xbf", 4), 4);     /* U+10FFFF */
-    ED_CHECK_INT(ed_utf8_check("\xed\x9f\xbf", 3), 3);         /* U+D7FF */
-    ED_CHECK_INT(ed_utf8_check("ab\xc0\xaf", 4), 2);           /* overlong '/' */
-    ED_CHECK_INT(ed_utf8_check("ab\xc1\xbf", 4), 2);           /* overlong */
-    ED_CHECK_INT(ed_utf8_check("\xe0\x80\xaf", 3), 0);         /* overlong 3-byte */
-    ED_CHECK_INT(ed_utf8_check("\xf0\x80\x80\xaf", 4), 0);     /* overlong 4-byte */
-    ED_CHECK_INT(ed_utf8_check("x\xed\xa0\x80", 4), 1);        /* surrogate U+D800 */
-    ED_CHECK_INT(ed_utf8_check("x\xed\xbf\xbf", 4), 1);        /* surrogate U+DFFF */
-    ED_CHECK_INT(ed_utf8_check("\xf4\x90\x80\x80", 4), 0);     /* U+110000 */
+    ED_CHECK_INT(ed_utf8_check("\xef\xbf\xbf", 3), 3);     /* U+FFFF */
+    ED_CHECK_INT(ed_utf8_check("\xf4\x8f\xbf\xbf", 4), 4); /* U+10FFFF */
+    ED_CHECK_INT(ed_utf8_check("\xed\x9f\xbf", 3), 3);     /* U+D7FF */
+    ED_CHECK_INT(ed_utf8_check("ab\xc0\xaf", 4), 2);       /* overlong '/' */
+    ED_CHECK_INT(ed_utf8_check("ab\xc1\xbf", 4), 2);       /* overlong */
+    ED_CHECK_INT(ed_utf8_check("\xe0\x80\xaf", 3), 0);     /* overlong 3-byte */
+    ED_CHECK_INT(ed_utf8_check("\xf0\x80\x80\xaf", 4), 0); /* overlong 4-byte */
+    ED_CHECK_INT(ed_utf8_check("x\xed\xa0\x80", 4), 1);    /* surrogate U+D800 */
+    ED_CHECK_INT(ed_utf8_check("x\xed\xbf\xbf", 4), 1);    /* surrogate U+DFFF */
+    ED_CHECK_INT(ed_utf8_check("\xf4\x90\x80\x80", 4), 0); /* U+110000 */
     ED_CHECK_INT(ed_utf8_check("\xf5\x80\x80\x80", 4), 0);
-    ED_CHECK_INT(ed_utf8_check("abc\x80", 4), 3);              /* stray continuation */
-    ED_CHECK_INT(ed_utf8_check("abc\xe2\x82", 5), 3);          /* truncated */
-    ED_CHECK_INT(ed_utf8_check("\xe2\x28\xa1", 3), 0);         /* bad continuation */
+    ED_CHECK_INT(ed_utf8_check("abc\x80", 4), 3);                /* stray continuation */
+    ED_CHECK_INT(ed_utf8_check("abc\xe2\x82", 5), 3);            /* truncated */
+    ED_CHECK_INT(ed_utf8_check("\xe2\x28\xa1", 3), 0);           /* bad continuation */
     ED_CHECK_INT(ed_utf8_check("0123456789abcdef\xff", 17), 16); /* after the fast path */
-    ED_CHECK_INT(ed_utf8_check("a\0b", 3), 3);                 /* NUL is valid UTF-8 */
+    ED_CHECK_INT(ed_utf8_check("a\0b", 3), 3);                   /* NUL is valid UTF-8 */
 }
 
 static int assert_helper_ok(void)

@@ -56,7 +56,10 @@ struct ed_config {
     size_t n, cap;
 };
 
-ed_config *ed_config_new(void) { return ed_xcalloc(1, sizeof(ed_config)); }
+ed_config *ed_config_new(void)
+{
+    return ed_xcalloc(1, sizeof(ed_config));
+}
 
 ed_config *ed_config_copy(const ed_config *c)
 {
@@ -113,10 +116,9 @@ static int ed_config_validate(const ed_config_key *k, const char *value, ed_err 
             if (max == INT64_MAX)
                 return ed_err_set(err, "key '%s': expected an integer >= %" PRId64 ", got '%s'",
                                   k->name, min, value);
-            return ed_err_set(err,
-                              "key '%s': expected an integer in [%" PRId64 ", %" PRId64
-                              "], got '%s'",
-                              k->name, min, max, value);
+            return ed_err_set(
+                err, "key '%s': expected an integer in [%" PRId64 ", %" PRId64 "], got '%s'",
+                k->name, min, max, value);
         }
         return 0;
     }
@@ -181,11 +183,14 @@ int ed_config_set_kv(ed_config *c, const char *kv, ed_err *err)
     /* Blanks around the key are forgiven ("-D a = b" is a common slip); the value is
      * taken as written after the blanks following '='. */
     const char *ks = kv, *ke = eq;
-    while (ks < ke && (*ks == ' ' || *ks == '\t')) ks++;
-    while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+    while (ks < ke && (*ks == ' ' || *ks == '\t'))
+        ks++;
+    while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
+        ke--;
     if (ks == ke) return ed_err_set(err, "config: expected key=value, got '%s'", kv);
     const char *v = eq + 1;
-    while (*v == ' ' || *v == '\t') v++;
+    while (*v == ' ' || *v == '\t')
+        v++;
     char *key = ed_xstrndup(ks, (size_t)(ke - ks));
     int rc = ed_config_set(c, key, v, err);
     free(key);
@@ -228,8 +233,14 @@ int64_t ed_config_get_bytes(const ed_config *c, const char *key, int64_t dflt)
     return s && !ed_parse_bytes(s, &v) ? v : dflt;
 }
 
-size_t ed_config_count(const ed_config *c) { return c->n; }
-const char *ed_config_key_at(const ed_config *c, size_t i) { return i < c->n ? c->e[i].key : NULL; }
+size_t ed_config_count(const ed_config *c)
+{
+    return c->n;
+}
+const char *ed_config_key_at(const ed_config *c, size_t i)
+{
+    return i < c->n ? c->e[i].key : NULL;
+}
 const char *ed_config_value_at(const ed_config *c, size_t i)
 {
     return i < c->n ? c->e[i].value : NULL;
@@ -246,7 +257,7 @@ typedef struct ed_yaml_ctx {
     /* The key path: prefix lengths for each open mapping. */
     ed_strbuf key;
     size_t prefix[ED_YAML_MAX_DEPTH];
-    int depth;          /* open mappings */
+    int depth; /* open mappings */
     bool expect_key[ED_YAML_MAX_DEPTH];
 } ed_yaml_ctx;
 

@@ -28,7 +28,8 @@ ED_TEST(key_table_comes_from_def_file)
     ED_CHECK_INT(k->type, ED_CFG_BYTES);
     ED_CHECK(ed_config_key_find("no.such.key") == NULL);
     size_t n = 0;
-    while (ed_config_keys[n].name) n++;
+    while (ed_config_keys[n].name)
+        n++;
     ED_CHECK_INT(n, 11);
     ED_CHECK(ed_config_keys[n].description == NULL);
 }

@@ -69,8 +69,10 @@ static int ed_level_parse(const char *s, size_t n, ed_log_level *out)
 
 static void ed_trim(const char **s, size_t *n)
 {
-    while (*n && isspace((unsigned char)**s)) (*s)++, (*n)--;
-    while (*n && isspace((unsigned char)(*s)[*n - 1])) (*n)--;
+    while (*n && isspace((unsigned char)**s))
+        (*s)++, (*n)--;
+    while (*n && isspace((unsigned char)(*s)[*n - 1]))
+        (*n)--;
 }
 
 /* Parses spec into t; 0 or -1. Entries: LEVEL (the default) or component=LEVEL. */
@@ -193,10 +195,10 @@ void ed_log(ed_log_level level, const char *component, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     localtime_r(&ts.tv_sec, &tm);
-    int head = snprintf(buf, cap, "%04d-%02d-%02d %02d:%02d:%02d.%03ld %-5s %-8s ",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, ts.tv_nsec / 1000000, ed_level_names[level],
-                        component ? component : "-");
+    int head =
+        snprintf(buf, cap, "%04d-%02d-%02d %02d:%02d:%02d.%03ld %-5s %-8s ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                 ed_level_names[level], component ? component : "-");
     if (head < 0 || (size_t)head >= cap) head = (int)cap - 1;
 
     va_list ap;
@@ -218,7 +220,8 @@ void ed_log(ed_log_level level, const char *component, const char *fmt, ...)
         }
     }
     size_t len = (size_t)head + (size_t)n;
-    while (len > (size_t)head && buf[len - 1] == '\n') len--;
+    while (len > (size_t)head && buf[len - 1] == '\n')
+        len--;
     buf[len++] = '\n';
 
     int fd = atomic_load(&ed_log_fd);

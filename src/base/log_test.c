@@ -33,8 +33,8 @@ ED_TEST(level_spec_default_and_components)
 ED_TEST(bad_level_specs_change_nothing)
 {
     ED_CHECK_INT(ed_log_set_levels("DEBUG"), 0);
-    const char *bad[] = {"", "LOUD", "INFO,", ",INFO", "runtime=", "=DEBUG", "run time=INFO",
-                         "runtime=LOUD", NULL};
+    const char *bad[] = {
+        "", "LOUD", "INFO,", ",INFO", "runtime=", "=DEBUG", "run time=INFO", "runtime=LOUD", NULL};
     for (int i = 0; bad[i]; i++) {
         ED_CHECK(!ed_log_levels_valid(bad[i]));
         ED_CHECK_INT(ed_log_set_levels(bad[i]), -1);
@@ -53,7 +53,8 @@ static char *slurp(const char *path)
     ed_sb_init(&sb);
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) ed_sb_append(&sb, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        ed_sb_append(&sb, buf, n);
     fclose(f);
     return ed_sb_steal(&sb);
 }
@@ -128,7 +129,8 @@ ED_TEST(long_lines_are_written_whole)
 
 static void *log_thread(void *arg)
 {
-    for (int i = 0; i < 200; i++) ED_LOG_INFO("thread", "t%ld line %d payload", (long)arg, i);
+    for (int i = 0; i < 200; i++)
+        ED_LOG_INFO("thread", "t%ld line %d payload", (long)arg, i);
     return NULL;
 }
 
@@ -140,8 +142,10 @@ ED_TEST(concurrent_lines_do_not_interleave)
     close(fd);
     ED_REQUIRE(ed_log_set_file(path) == 0);
     pthread_t th[4];
-    for (long i = 0; i < 4; i++) pthread_create(&th[i], NULL, log_thread, (void *)i);
-    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (long i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, log_thread, (void *)i);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
     ED_REQUIRE(ed_log_set_file(NULL) == 0);
     char *text = slurp(path);
     unlink(path);

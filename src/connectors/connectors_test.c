@@ -606,6 +606,16 @@ ED_TEST(fs_source_invalid_utf8_names_exact_line_at_any_parallelism)
         ED_CHECK(eddy_execute(env, "utf8") != 0);
         ED_CHECK_CONTAINS(eddy_env_error(env), want);
         eddy_env_free(env);
+
+        /* csv.ignore-parse-errors applies to text too: every other line arrives */
+        env = eddy_env_new();
+        eddy_env_set(env, "log.level", "OFF");
+        eddy_env_set_parallelism(env, p);
+        eddy_result *r = eddy_collect(eddy_source(env, "filesystem", "line STRING", "path", f,
+                                                  "csv.ignore-parse-errors", "true", NULL));
+        ED_CHECK(eddy_execute(env, "utf8-ignore") == 0);
+        ED_CHECK_INT(eddy_result_count(r), 2999);
+        eddy_env_free(env);
     }
     free(data);
     rm_rf(dir);

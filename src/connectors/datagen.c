@@ -358,7 +358,7 @@ static inline uint64_t dg_below(uint64_t *s, uint64_t r)
     unsigned __int128 m = (unsigned __int128)dg_next(s) * r;
     uint64_t l = (uint64_t)m;
     if (ED_UNLIKELY(l < r)) {
-        uint64_t t = -r % r;
+        uint64_t t = (0 - r) % r; /* 2^64 mod r: draws below it are biased */
         while (l < t) {
             m = (unsigned __int128)dg_next(s) * r;
             l = (uint64_t)m;

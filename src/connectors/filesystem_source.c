@@ -21,11 +21,10 @@
  * Reading is one large read(2) per MiB into a buffer that grows only for a line longer
  * than it. Rows are built with one reused row builder: no per-line allocation or call.
  *
- * Line numbers in messages are exact: a subtask counts its own lines, and the number of
- * lines before its first one is counted when a message first needs it (a scan of the
- * file's prefix). This is the brief's "count newlines before the range start", done
- * lazily: an error-free run of p subtasks over a large file need not read its prefixes
- * p-1 more times.
+ * Line numbers in messages are exact: a subtask counts its own lines, and the lines
+ * before its first one are counted (one scan of the file's prefix) the first time a
+ * message needs them, not at open: an error-free run of p subtasks over a large file
+ * then does not read the file's prefixes p-1 more times.
  *
  * Bad lines (a CSV line that does not parse, invalid UTF-8 in text) fail the job with
  * "path:line: field 2 (price): 'abc' is not a DOUBLE"; with csv.ignore-parse-errors

@@ -80,27 +80,36 @@ typedef struct sk_state {
     eddy_row_builder *rb;
 } sk_state;
 
-/* "\n", "\t", "\r", "\\" in the option value become the characters. */
+/* "\n", "\t", "\r", "\\" in the option value become the characters; any other
+ * backslash stays as it is. */
 static char *sk_unescape(const char *s, size_t *len)
 {
-    char *out = malloc(strlen(s) + 1), *w = out;
+    size_t n = strlen(s), w = 0;
+    char *out = malloc(n + 1);
     if (!out) return NULL;
-    for (; *s; s++) {
-        if (s[0] == '\\' && s[1]) {
-            char c = s[1] == 'n'    ? '\n'
-                     : s[1] == 't'  ? '\t'
-                     : s[1] == 'r'  ? '\r'
-                     : s[1] == '\\' ? '\\'
-                                    : 0;
-            if (c) {
-                *w++ = c;
-                s++;
-                continue;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\\' && i + 1 < n) {
+            switch (s[i + 1]) {
+            case 'n':
+                c = '\n', i++;
+                break;
+            case 't':
+                c = '\t', i++;
+                break;
+            case 'r':
+                c = '\r', i++;
+                break;
+            case '\\':
+                i++;
+                break;
+            default:
+                break;
             }
         }
-        *w++ = *s;
+        out[w++] = c;
     }
-    *len = (size_t)(w - out);
+    *len = w;
     return out;
 }
 

@@ -37,6 +37,7 @@ int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
         b->next = p->free;
         p->free = b;
     }
+    atomic_store(&p->nfree, n);
     return 0;
 }
 
@@ -57,6 +58,18 @@ static void deadline_in(struct timespec *ts, int64_t ns)
     ts->tv_nsec %= 1000000000;
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Before sleeping on an empty pool or an empty gate a thread spins this long: a
+ * consumer on another core usually hands a buffer back within microseconds, and a
+ * futex wake per buffer would cost more than the wait. */
+#define ED_SPIN_NS 20000
+
 ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
 {
     if (ED_UNLIKELY(need > p->seg)) {
@@ -69,6 +82,11 @@ ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
         b->next = NULL;
         return b;
     }
+    if (!atomic_load_explicit(&p->nfree, memory_order_relaxed)) {
+        int64_t until = ed_mono_ns() + ED_SPIN_NS;
+        while (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && ed_mono_ns() < until)
+            for (int i = 0; i < 64; i++) cpu_relax();
+    }
     pthread_mutex_lock(&p->mu);
     while (!p->free) {
         if (atomic_load_explicit(p->cancel, memory_order_relaxed)) {
@@ -77,10 +95,13 @@ ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
         }
         struct timespec ts;
         deadline_in(&ts, 50 * 1000000LL);
+        p->waiters++;
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+        p->waiters--;
     }
     ed_buffer *b = p->free;
     p->free = b->next;
+    atomic_fetch_sub_explicit(&p->nfree, 1, memory_order_relaxed);
     if (++p->in_use > p->max_in_use) p->max_in_use = p->in_use;
     pthread_mutex_unlock(&p->mu);
     b->len = 0;
@@ -98,8 +119,9 @@ void ed_buffer_put(ed_buffer *b)
     pthread_mutex_lock(&p->mu);
     b->next = p->free;
     p->free = b;
+    atomic_fetch_add_explicit(&p->nfree, 1, memory_order_relaxed);
     p->in_use--;
-    pthread_cond_signal(&p->cv);
+    if (p->waiters) pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -196,6 +218,11 @@ static bool gate_has_data(ed_gate *g)
 void ed_gate_wait(ed_gate *g, int64_t timeout_ns)
 {
     if (timeout_ns <= 0) return;
+    int64_t until = ed_mono_ns() + (timeout_ns < ED_SPIN_NS ? timeout_ns : ED_SPIN_NS);
+    do {
+        if (gate_has_data(g)) return;
+        for (int i = 0; i < 64; i++) cpu_relax();
+    } while (ed_mono_ns() < until);
     pthread_mutex_lock(&g->mu);
     atomic_store_explicit(&g->sleeping, 1, memory_order_seq_cst);
     if (!gate_has_data(g)) {

@@ -45,6 +45,8 @@ struct ed_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ed_buffer *free;
+    _Atomic int nfree;     /* length of free, readable without the lock */
+    int waiters;           /* producers blocked in ed_pool_get */
     int size;              /* buffers owned */
     int in_use, max_in_use; /* statistics for tests and metrics */
     uint32_t seg;          /* capacity of a buffer */

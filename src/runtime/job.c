@@ -191,6 +191,7 @@ static int make_writer(ed_job *job, ed_task *t, const ed_jedge *e, ed_writer **o
         w->keycap = 256;
         w->keybuf = ed_xmalloc(w->keycap);
     }
+    w->kg_mod = ed_fastmod_init((uint32_t)w->max_parallelism);
     add_target(output_for(w->producer, e->side_tag), (ed_target){.writer = w});
     return 0;
 }
@@ -263,6 +264,12 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
             edge_targets(ed, pu, pd, i, &lo, &hi);
             w->n = hi - lo;
             w->ch = ed_xcalloc((size_t)w->n, sizeof(ed_channel *));
+            if (w->part == ED_PART_HASH) {
+                w->kg_channel = ed_xcalloc((size_t)jg->max_parallelism, sizeof(uint16_t));
+                for (int kg = 0; kg < jg->max_parallelism; kg++)
+                    w->kg_channel[kg] =
+                        (uint16_t)ed_key_group_to_subtask(kg, jg->max_parallelism, w->n);
+            }
             for (int j = lo; j < hi; j++) {
                 ed_task *c = task_of(job, ed->to_vertex, j);
                 ed_channel *ch = aligned_alloc(64, (sizeof(ed_channel) + 63) & ~(size_t)63);
@@ -325,6 +332,7 @@ void ed_job_destroy(ed_job *job)
         for (int i = 0; i < t->nwriters; i++) {
             ed_writer *w = t->writers[i];
             free(w->ch);
+            free(w->kg_channel);
             free(w->keybuf);
             eddy_rb_free(w->key_rb);
             free(w);

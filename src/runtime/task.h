@@ -31,6 +31,8 @@ struct ed_writer {
     uint8_t *keybuf;
     size_t keycap;
     int max_parallelism;
+    ed_fastmod kg_mod;   /* hash -> key group */
+    uint16_t *kg_channel; /* key group -> channel */
     uint32_t rr;
     uint64_t rng;
 };

@@ -31,6 +31,11 @@ static int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64
         if (!b) return -1;
     }
     uint8_t *p = b->data + b->len;
+    /* the buffer's lines were last read by the consumer's core: ask for ownership of the
+     * lines ahead early, so that the copy below does not wait for each in turn */
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" ::"m"(*(const char *)(p + 512)));
+#endif
     put_header(p, need, ED_EL_RECORD);
     memcpy(p + 8, &ts, 8);
     memcpy(p + 16, row, rs);
@@ -89,8 +94,8 @@ static int key_channel(ed_writer *w, const eddy_row *row, int *out)
         w->keybuf = ed_xrealloc(w->keybuf, w->keycap);
         len = ed_key_write(&w->ks, src, w->keybuf, w->keycap);
     }
-    int kg = ed_key_group(ed_key_hash(w->keybuf, len), w->max_parallelism);
-    *out = ed_key_group_to_subtask(kg, w->max_parallelism, w->n);
+    /* key group = murmur3 % max parallelism, and its subtask, without a division */
+    *out = w->kg_channel[ed_fastmod_u32(ed_key_hash(w->keybuf, len), w->kg_mod)];
     return 0;
 }
 

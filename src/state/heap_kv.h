@@ -36,6 +36,19 @@ typedef struct ed_heap_kv {
 void ed_heap_kv_init(ed_heap_kv *kv);
 void ed_heap_kv_destroy(ed_heap_kv *kv);
 
+/* Key bytes are whole words (types.h), so equality is a few word compares. */
+static inline bool ed_key_bytes_equal(const uint8_t *a, const uint8_t *b, uint32_t len)
+{
+    if (ED_UNLIKELY(len & 7)) return memcmp(a, b, len) == 0;
+    for (uint32_t i = 0; i < len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return false;
+    }
+    return true;
+}
+
 static inline ed_kv_entry *ed_heap_kv_get(const ed_heap_kv *kv, const void *key, uint32_t klen,
                                           uint32_t hash)
 {
@@ -43,7 +56,7 @@ static inline ed_kv_entry *ed_heap_kv_get(const ed_heap_kv *kv, const void *key,
     for (uint32_t i = (uint32_t)h & kv->mask;; i = (i + 1) & kv->mask) {
         ed_kv_entry *e = kv->slots[i];
         if (!e) return NULL;
-        if (e->hash == hash && e->klen == klen && memcmp(e->key, key, klen) == 0) return e;
+        if (e->hash == hash && e->klen == klen && ed_key_bytes_equal(e->key, key, klen)) return e;
     }
 }
 

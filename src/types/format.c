@@ -41,13 +41,22 @@ static void ed_format_double_java(double d, ed_strbuf *out)
         ed_sb_puts(out, signbit(d) ? "-0.0" : "0.0");
         return;
     }
-    /* The shortest correctly rounded decimal that reads back as d. */
+    /* The shortest correctly rounded decimal that reads back as d. Java's rule for a
+     * one-digit shortest: choose among one- and two-digit decimals the closest to d, which
+     * is the correctly rounded two-digit one (Double.MIN_VALUE is 4.9E-324, not 5.0E-324). */
     char buf[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-        if (strtod(buf, NULL) == d) break;
+        if (strtod(buf, NULL) == d) {
+            if (prec == 1) {
+                char two[40];
+                snprintf(two, sizeof two, "%.1e", d);
+                if (strtod(two, NULL) == d) memcpy(buf, two, sizeof buf);
+            }
+            break;
+        }
     }
-    char digits[24];
+    char digits[24] = {0};
     int nd = 0;
     const char *p = buf;
     if (*p == '-') {
@@ -57,26 +66,33 @@ static void ed_format_double_java(double d, ed_strbuf *out)
     for (; *p != 'e'; p++)
         if (*p != '.') digits[nd++] = *p;
     int exp = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
 
     if (exp >= -3 && exp < 7) {
         /* plain notation, at least one digit after the point */
         if (exp >= 0) {
-            for (int k = 0; k <= exp; k++) ed_sb_putc(out, k < nd ? digits[k] : '0');
+            for (int k = 0; k <= exp; k++)
+                ed_sb_putc(out, k < nd ? digits[k] : '0');
             ed_sb_putc(out, '.');
-            if (nd > exp + 1) ed_sb_append(out, digits + exp + 1, (size_t)(nd - exp - 1));
-            else ed_sb_putc(out, '0');
+            if (nd > exp + 1)
+                ed_sb_append(out, digits + exp + 1, (size_t)(nd - exp - 1));
+            else
+                ed_sb_putc(out, '0');
         } else {
             ed_sb_puts(out, "0.");
-            for (int k = 0; k < -exp - 1; k++) ed_sb_putc(out, '0');
+            for (int k = 0; k < -exp - 1; k++)
+                ed_sb_putc(out, '0');
             ed_sb_append(out, digits, (size_t)nd);
         }
     } else {
         /* computerized scientific notation: d.dddE[-]n */
         ed_sb_putc(out, digits[0]);
         ed_sb_putc(out, '.');
-        if (nd > 1) ed_sb_append(out, digits + 1, (size_t)(nd - 1));
-        else ed_sb_putc(out, '0');
+        if (nd > 1)
+            ed_sb_append(out, digits + 1, (size_t)(nd - 1));
+        else
+            ed_sb_putc(out, '0');
         ed_sb_printf(out, "E%d", exp);
     }
 }
@@ -106,7 +122,10 @@ static void ed_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
-static bool ed_leap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool ed_leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 static unsigned ed_days_in_month(int64_t y, unsigned m)
 {
@@ -136,9 +155,12 @@ static void ed_split_ms(int64_t ms, ed_datetime *t)
 /* Years as java.time prints them: 4 digits at least, '+' above 9999. */
 static void ed_format_year(int64_t y, ed_strbuf *out)
 {
-    if (y > 9999) ed_sb_printf(out, "+%" PRId64, y);
-    else if (y < 0) ed_sb_printf(out, "-%04" PRId64, -y);
-    else ed_sb_printf(out, "%04" PRId64, y);
+    if (y > 9999)
+        ed_sb_printf(out, "+%" PRId64, y);
+    else if (y < 0)
+        ed_sb_printf(out, "-%04" PRId64, -y);
+    else
+        ed_sb_printf(out, "%04" PRId64, y);
 }
 
 void ed_format_timestamp_ms(int64_t ms, ed_strbuf *out)
@@ -146,8 +168,8 @@ void ed_format_timestamp_ms(int64_t ms, ed_strbuf *out)
     ed_datetime t;
     ed_split_ms(ms, &t);
     ed_format_year(t.year, out);
-    ed_sb_printf(out, "-%02u-%02u %02u:%02u:%02u.%03u", t.month, t.day, t.hour, t.minute,
-                 t.second, t.milli);
+    ed_sb_printf(out, "-%02u-%02u %02u:%02u:%02u.%03u", t.month, t.day, t.hour, t.minute, t.second,
+                 t.milli);
 }
 
 /* LocalDateTime.toString: "uuuu-MM-ddTHH:mm", then ":ss" unless seconds and fraction are
@@ -172,7 +194,8 @@ static bool ed_digits(const char *p, size_t n)
 static unsigned ed_num(const char *p, size_t n)
 {
     unsigned v = 0;
-    for (size_t i = 0; i < n; i++) v = v * 10 + (unsigned)(p[i] - '0');
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (unsigned)(p[i] - '0');
     return v;
 }
 
@@ -189,11 +212,13 @@ int ed_parse_timestamp_ms(const char *p, size_t len, int64_t *out)
     }
     /* [+-]yyyy-MM-dd[ T]HH:mm[:ss[.fff]] */
     size_t i = s, ys = i;
-    while (i < len && p[i] >= '0' && p[i] <= '9') i++;
+    while (i < len && p[i] >= '0' && p[i] <= '9')
+        i++;
     size_t ylen = i - ys;
     if (ylen < 4 || ylen > 7) return -1;
     int64_t year = 0;
-    for (size_t k = ys; k < i; k++) year = year * 10 + (p[k] - '0');
+    for (size_t k = ys; k < i; k++)
+        year = year * 10 + (p[k] - '0');
     if (s && p[0] == '-') year = -year;
     const char *r = p + i;
     size_t rest = len - i;
@@ -214,7 +239,8 @@ int ed_parse_timestamp_ms(const char *p, size_t len, int64_t *out)
             if (flen < 1 || flen > 9 || !ed_digits(r + f, flen)) return -1;
             /* fraction to milliseconds; digits below a millisecond are cut, as a cast to
              * TIMESTAMP(3) does */
-            for (size_t q = 0; q < 3; q++) milli = milli * 10 + (q < flen ? (unsigned)(r[f + q] - '0') : 0);
+            for (size_t q = 0; q < 3; q++)
+                milli = milli * 10 + (q < flen ? (unsigned)(r[f + q] - '0') : 0);
             k = rest;
         }
     }
@@ -268,7 +294,8 @@ static int ed_b64_value(char c)
  * Padding is optional. Returns the decoded length or -1. */
 static long ed_base64_decode(const char *in, size_t n, uint8_t *out)
 {
-    while (n && in[n - 1] == '=') n--;
+    while (n && in[n - 1] == '=')
+        n--;
     if (n % 4 == 1) return -1;
     size_t o = 0;
     uint32_t acc = 0;
@@ -294,10 +321,18 @@ void ed_value_format(eddy_type t, const eddy_row *r, uint32_t i, ed_strbuf *out)
 {
     if (eddy_row_is_null(r, i)) return;
     switch (t) {
-    case EDDY_BOOLEAN: ed_sb_puts(out, eddy_row_bool(r, i) ? "true" : "false"); break;
-    case EDDY_INT: ed_sb_printf(out, "%" PRId32, eddy_row_i32(r, i)); break;
-    case EDDY_BIGINT: ed_sb_printf(out, "%" PRId64, eddy_row_i64(r, i)); break;
-    case EDDY_DOUBLE: ed_format_double_java(eddy_row_f64(r, i), out); break;
+    case EDDY_BOOLEAN:
+        ed_sb_puts(out, eddy_row_bool(r, i) ? "true" : "false");
+        break;
+    case EDDY_INT:
+        ed_sb_printf(out, "%" PRId32, eddy_row_i32(r, i));
+        break;
+    case EDDY_BIGINT:
+        ed_sb_printf(out, "%" PRId64, eddy_row_i64(r, i));
+        break;
+    case EDDY_DOUBLE:
+        ed_format_double_java(eddy_row_f64(r, i), out);
+        break;
     case EDDY_STRING: {
         eddy_str v = eddy_row_str(r, i);
         ed_sb_append(out, v.ptr, v.len);
@@ -308,7 +343,9 @@ void ed_value_format(eddy_type t, const eddy_row *r, uint32_t i, ed_strbuf *out)
         ed_base64_encode((const uint8_t *)v.ptr, v.len, out);
         break;
     }
-    case EDDY_TIMESTAMP: ed_format_timestamp_ms(eddy_row_i64(r, i), out); break;
+    case EDDY_TIMESTAMP:
+        ed_format_timestamp_ms(eddy_row_i64(r, i), out);
+        break;
     }
 }
 
@@ -387,8 +424,8 @@ static const char *ed_type_article(eddy_type t)
 
 static int ed_not_a(ed_err *err, eddy_type t, const char *p, size_t len)
 {
-    if (len > 64) return ed_err_set(err, "'%.64s...' is not %s %s", p, ed_type_article(t),
-                                    eddy_type_name(t));
+    if (len > 64)
+        return ed_err_set(err, "'%.64s...' is not %s %s", p, ed_type_article(t), eddy_type_name(t));
     return ed_err_set(err, "'%.*s' is not %s %s", (int)len, p, ed_type_article(t),
                       eddy_type_name(t));
 }
@@ -422,8 +459,10 @@ int ed_value_parse(eddy_type t, const char *p, size_t len, eddy_row_builder *b, 
      * CSV format trims them. */
     const char *v = p;
     size_t n = len;
-    while (n && (*v == ' ' || *v == '\t')) v++, n--;
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    while (n && (*v == ' ' || *v == '\t'))
+        v++, n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
     char buf[80];
     if (n >= sizeof buf) return ed_not_a(err, t, p, len);
     memcpy(buf, v, n);
@@ -482,8 +521,7 @@ static int ed_csv_field(const eddy_schema *s, uint32_t i, const char *p, size_t 
         /* copy, then collapse "" to " in place in the row's tail */
         if (n > EDDY_ROW_MAX_SIZE) return ed_err_set(err, "field %u (%s): too big", i + 1, name);
         char *dst = ed_rb_reserve_str(b, i, (uint32_t)n);
-        if (!dst)
-            return ed_err_set(err, "field %u (%s): value does not fit in a row", i + 1, name);
+        if (!dst) return ed_err_set(err, "field %u (%s): value does not fit in a row", i + 1, name);
         size_t w = 0;
         for (size_t r = 0; r < n; r++) {
             dst[w++] = p[r];
@@ -504,7 +542,8 @@ static int ed_csv_field(const eddy_schema *s, uint32_t i, const char *p, size_t 
     } else if (t == EDDY_STRING) {
         if (n > EDDY_ROW_MAX_SIZE || eddy_rb_set_str(b, i, p, (uint32_t)n))
             rc = ed_err_set(err, "value does not fit in a row");
-        else rc = 0;
+        else
+            rc = 0;
     } else {
         rc = ed_value_parse(t, p, n, b, i, err);
     }

@@ -20,18 +20,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline uint64_t *ed_rb_nulls(eddy_row_builder *b) { return (uint64_t *)(b->buf + 8); }
-static inline uint64_t *ed_rb_slots(eddy_row_builder *b)
+#define ed_rb_nulls eddy_rb__nulls
+#define ed_rb_slots eddy_rb__slots
+
+_Noreturn void eddy_rb__bad_index(const eddy_row_builder *b, uint32_t i)
 {
-    return (uint64_t *)(b->buf + b->fixed) - b->arity;
+    fprintf(stderr, "eddy: row builder: field %u is past the row's %u fields\n", i, b->arity);
+    abort();
 }
-static inline bool ed_type_is_var(eddy_type t) { return t == EDDY_STRING || t == EDDY_BYTES; }
+static inline bool ed_type_is_var(eddy_type t)
+{
+    return t == EDDY_STRING || t == EDDY_BYTES;
+}
 
 /* Grows the buffer to hold at least need bytes; need <= EDDY_ROW_MAX_SIZE. */
 static void ed_rb_grow(eddy_row_builder *b, uint32_t need)
 {
     uint64_t cap = b->cap;
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     if (cap > EDDY_ROW_MAX_SIZE) cap = EDDY_ROW_MAX_SIZE;
     b->buf = ed_xrealloc(b->buf, (size_t)cap);
     ed_assert(((uintptr_t)b->buf & 7) == 0); /* malloc aligns to 16 on every eddy target */
@@ -56,7 +63,8 @@ eddy_row_builder *eddy_rb_new_schema(const eddy_schema *s)
     uint32_t n = eddy_schema_arity(s);
     eddy_row_builder *b = eddy_rb_new(n);
     b->types = ed_xmalloc(n ? n : 1);
-    for (uint32_t i = 0; i < n; i++) b->types[i] = (uint8_t)eddy_schema_type(s, i);
+    for (uint32_t i = 0; i < n; i++)
+        b->types[i] = (uint8_t)eddy_schema_type(s, i);
     return b;
 }
 
@@ -68,55 +76,12 @@ void eddy_rb_free(eddy_row_builder *b)
     free(b);
 }
 
-void eddy_rb_reset(eddy_row_builder *b)
-{
-    uint8_t *p = b->buf;
-    uint32_t arity = b->arity;
-    memset(p, 0, b->fixed);
-    uint16_t a16 = (uint16_t)arity;
-    memcpy(p + 6, &a16, 2);
-    uint64_t *nulls = ed_rb_nulls(b);
-    uint32_t full = arity / 64, rest = arity % 64;
-    for (uint32_t w = 0; w < full; w++) nulls[w] = ~0ULL;
-    if (rest) nulls[full] = (1ULL << rest) - 1;
-    b->len = b->fixed;
-}
-
-void eddy_rb_set_kind(eddy_row_builder *b, eddy_row_kind k)
-{
-    ed_assert((unsigned)k <= EDDY_DELETE);
-    b->buf[4] = (uint8_t)k;
-}
-
 static inline void ed_rb_put(eddy_row_builder *b, uint32_t i, uint64_t v)
 {
     ed_assert(i < b->arity);
     ed_rb_slots(b)[i] = v;
     ed_rb_nulls(b)[i >> 6] &= ~(1ULL << (i & 63));
 }
-
-void eddy_rb_set_null(eddy_row_builder *b, uint32_t i)
-{
-    ed_assert(i < b->arity);
-    ed_rb_slots(b)[i] = 0;
-    ed_rb_nulls(b)[i >> 6] |= 1ULL << (i & 63);
-}
-
-void eddy_rb_set_i64(eddy_row_builder *b, uint32_t i, int64_t v) { ed_rb_put(b, i, (uint64_t)v); }
-
-void eddy_rb_set_i32(eddy_row_builder *b, uint32_t i, int32_t v)
-{
-    ed_rb_put(b, i, (uint64_t)(int64_t)v);
-}
-
-void eddy_rb_set_f64(eddy_row_builder *b, uint32_t i, double v)
-{
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    ed_rb_put(b, i, bits);
-}
-
-void eddy_rb_set_bool(eddy_row_builder *b, uint32_t i, bool v) { ed_rb_put(b, i, v ? 1 : 0); }
 
 char *ed_rb_reserve_str(eddy_row_builder *b, uint32_t i, uint32_t len)
 {
@@ -194,14 +159,6 @@ int eddy_rb_copy(eddy_row_builder *b, const eddy_row *src)
     return 0;
 }
 
-uint32_t eddy_rb_arity(const eddy_row_builder *b) { return b->arity; }
-
-const eddy_row *eddy_rb_row(eddy_row_builder *b)
-{
-    memcpy(b->buf, &b->len, 4);
-    return (const eddy_row *)b->buf;
-}
-
 /* ---- validation ---------------------------------------------------------------------- */
 
 static uint64_t ed_load64(const uint8_t *p)
@@ -252,10 +209,10 @@ int ed_row_validate_schema(const eddy_schema *s, const void *p, size_t n, ed_err
         const char *name = eddy_schema_name(s, i);
         if (null) {
             if (!eddy_schema_nullable(s, i))
-                return ed_err_set(err, "row: field %u (%s): NULL in a NOT NULL field", i + 1,
+                return ed_err_set(err, "row: field %u (%s): NULL in a NOT NULL field", i + 1, name);
+            if (v)
+                return ed_err_set(err, "row: field %u (%s): NULL with a non-zero slot", i + 1,
                                   name);
-            if (v) return ed_err_set(err, "row: field %u (%s): NULL with a non-zero slot", i + 1,
-                                     name);
             continue;
         }
         switch (eddy_schema_type(s, i)) {
@@ -264,8 +221,8 @@ int ed_row_validate_schema(const eddy_schema *s, const void *p, size_t n, ed_err
             uint64_t off = v >> 32, len = (uint32_t)v;
             if (off < fixed || off > size || len > size - off)
                 return ed_err_set(err,
-                                  "row: field %u (%s): value at offset %" PRIu64
-                                  " length %" PRIu64 " lies outside the tail [%u, %u)",
+                                  "row: field %u (%s): value at offset %" PRIu64 " length %" PRIu64
+                                  " lies outside the tail [%u, %u)",
                                   i + 1, name, off, len, fixed, size);
             break;
         }
@@ -276,8 +233,8 @@ int ed_row_validate_schema(const eddy_schema *s, const void *p, size_t n, ed_err
             break;
         case EDDY_INT:
             if ((uint64_t)(int64_t)(int32_t)v != v)
-                return ed_err_set(err, "row: field %u (%s): INT slot is not sign-extended",
-                                  i + 1, name);
+                return ed_err_set(err, "row: field %u (%s): INT slot is not sign-extended", i + 1,
+                                  name);
             break;
         case EDDY_BIGINT:
         case EDDY_DOUBLE:

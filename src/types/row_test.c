@@ -3,6 +3,11 @@
 
 #include "ed_test.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 static eddy_schema *parse_ok(const char *text)
 {
     char err[256];
@@ -76,12 +81,14 @@ ED_TEST(schema_backquoted_names)
 
 ED_TEST(schema_errors_name_position_and_word)
 {
-    CHECK_SCHEMA_ERROR("n INT, word STRNG", "schema: position 13: unknown type 'STRNG' for field 'word'");
+    CHECK_SCHEMA_ERROR("n INT, word STRNG",
+                       "schema: position 13: unknown type 'STRNG' for field 'word'");
     CHECK_SCHEMA_ERROR("a INT, a BIGINT", "schema: position 8: duplicate field name 'a'");
     CHECK_SCHEMA_ERROR("", "schema: position 1: expected a field name, found end of input");
     CHECK_SCHEMA_ERROR("a INT,", "schema: position 7: expected a field name, found end of input");
     CHECK_SCHEMA_ERROR("a INT,, b INT", "schema: position 7: expected a field name, found ','");
-    CHECK_SCHEMA_ERROR("a", "schema: position 2: expected a type for field 'a', found end of input");
+    CHECK_SCHEMA_ERROR("a",
+                       "schema: position 2: expected a type for field 'a', found end of input");
     CHECK_SCHEMA_ERROR("1a INT", "schema: position 1: expected a field name, found '1a'");
     CHECK_SCHEMA_ERROR("t TIMESTAMP(6)",
                        "schema: position 3: TIMESTAMP(6) for field 't' is not supported: only "
@@ -169,7 +176,8 @@ ED_TEST(builder_setters_and_accessors)
     ED_CHECK_INT(eddy_row_str(r, 5).len, 0);
     ED_CHECK(!eddy_row_is_null(r, 5));
     ED_CHECK_INT(eddy_row_i64(r, 6), 1764071273123LL);
-    for (uint32_t i = 0; i < 7; i++) ED_CHECK(!eddy_row_is_null(r, i));
+    for (uint32_t i = 0; i < 7; i++)
+        ED_CHECK(!eddy_row_is_null(r, i));
     /* size: fixed part + "hello" padded to 8; a multiple of 8 */
     ED_CHECK_INT(eddy_row_size(r), eddy_row_fixed_size(7) + 8);
     ED_CHECK_INT(eddy_row_size(r) % 8, 0);
@@ -369,15 +377,15 @@ ED_TEST(row_validate_rejects_malformed_rows)
 
     _Alignas(8) uint8_t buf[128];
     ed_err err = {0};
-#define CORRUPT(stmt, len, want, schema_only)                                                  \
-    do {                                                                                       \
-        memcpy(buf, r, n);                                                                     \
-        stmt;                                                                                  \
-        ed_err_clear(&err);                                                                    \
-        int rc_ = (schema_only) ? ed_row_validate_schema(s, buf, len, &err)                    \
-                                : ed_row_validate(buf, len, &err);                             \
-        ED_CHECK_INT(rc_, -1);                                                                 \
-        ED_CHECK_STR(err.msg, want);                                                           \
+#define CORRUPT(stmt, len, want, schema_only)                                                      \
+    do {                                                                                           \
+        memcpy(buf, r, n);                                                                         \
+        stmt;                                                                                      \
+        ed_err_clear(&err);                                                                        \
+        int rc_ = (schema_only) ? ed_row_validate_schema(s, buf, len, &err)                        \
+                                : ed_row_validate(buf, len, &err);                                 \
+        ED_CHECK_INT(rc_, -1);                                                                     \
+        ED_CHECK_STR(err.msg, want);                                                               \
     } while (0)
     CORRUPT((void)0, 4, "row: 4 bytes, shorter than a header", 0);
     CORRUPT((void)0, n - 8, "row: size field says 48 bytes, have 40", 0);
@@ -406,4 +414,24 @@ ED_TEST(row_validate_rejects_malformed_rows)
     eddy_schema_free(one);
     eddy_rb_free(b);
     eddy_schema_free(s);
+}
+
+ED_TEST(set_field_without_types_aborts_loudly)
+{
+    /* A row does not know its types: eddy_rb_set_field on a builder from eddy_rb_new
+     * must stop with a message rather than guess string-or-number. */
+    fflush(NULL);
+    pid_t pid = fork();
+    ED_REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) dup2(fd, 2);
+        eddy_row_builder *b = eddy_rb_new(1), *src = eddy_rb_new(1);
+        eddy_rb_set_i64(src, 0, 1);
+        eddy_rb_set_field(b, 0, eddy_rb_row(src), 0);
+        _exit(0);
+    }
+    int status = 0;
+    ED_REQUIRE(waitpid(pid, &status, 0) == pid);
+    ED_CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
 }

@@ -37,24 +37,36 @@ static const struct {
     eddy_type type;
     bool has_len; /* takes an optional (n) */
 } ed_type_words[] = {
-    {"BOOLEAN", EDDY_BOOLEAN, false}, {"BOOL", EDDY_BOOLEAN, false},
-    {"INT", EDDY_INT, false},         {"INTEGER", EDDY_INT, false},
-    {"BIGINT", EDDY_BIGINT, false},   {"DOUBLE", EDDY_DOUBLE, false},
-    {"STRING", EDDY_STRING, false},   {"VARCHAR", EDDY_STRING, true},
-    {"BYTES", EDDY_BYTES, false},     {"VARBINARY", EDDY_BYTES, true},
+    {"BOOLEAN", EDDY_BOOLEAN, false},
+    {"BOOL", EDDY_BOOLEAN, false},
+    {"INT", EDDY_INT, false},
+    {"INTEGER", EDDY_INT, false},
+    {"BIGINT", EDDY_BIGINT, false},
+    {"DOUBLE", EDDY_DOUBLE, false},
+    {"STRING", EDDY_STRING, false},
+    {"VARCHAR", EDDY_STRING, true},
+    {"BYTES", EDDY_BYTES, false},
+    {"VARBINARY", EDDY_BYTES, true},
     {"TIMESTAMP", EDDY_TIMESTAMP, false},
 };
 
 const char *eddy_type_name(eddy_type t)
 {
     switch (t) {
-    case EDDY_BOOLEAN: return "BOOLEAN";
-    case EDDY_INT: return "INT";
-    case EDDY_BIGINT: return "BIGINT";
-    case EDDY_DOUBLE: return "DOUBLE";
-    case EDDY_STRING: return "STRING";
-    case EDDY_BYTES: return "BYTES";
-    case EDDY_TIMESTAMP: return "TIMESTAMP(3)";
+    case EDDY_BOOLEAN:
+        return "BOOLEAN";
+    case EDDY_INT:
+        return "INT";
+    case EDDY_BIGINT:
+        return "BIGINT";
+    case EDDY_DOUBLE:
+        return "DOUBLE";
+    case EDDY_STRING:
+        return "STRING";
+    case EDDY_BYTES:
+        return "BYTES";
+    case EDDY_TIMESTAMP:
+        return "TIMESTAMP(3)";
     }
     return "UNKNOWN";
 }
@@ -68,11 +80,18 @@ typedef struct ed_lexer {
 
 static void ed_skip_ws(ed_lexer *lx)
 {
-    while (isspace((unsigned char)lx->s[lx->pos])) lx->pos++;
+    while (isspace((unsigned char)lx->s[lx->pos]))
+        lx->pos++;
 }
 
-static bool ed_is_ident_start(char c) { return isalpha((unsigned char)c) || c == '_'; }
-static bool ed_is_ident_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+static bool ed_is_ident_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '_';
+}
+static bool ed_is_ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
 
 /* Describes what is at pos for messages: 'word', ',' or "end of input". */
 static void ed_found(const ed_lexer *lx, char *out, size_t n)
@@ -84,12 +103,13 @@ static void ed_found(const ed_lexer *lx, char *out, size_t n)
     }
     size_t len = 1;
     if (ed_is_ident_char(*p))
-        while (ed_is_ident_char(p[len]) && len < 40) len++;
+        while (ed_is_ident_char(p[len]) && len < 40)
+            len++;
     snprintf(out, n, "'%.*s'", (int)len, p);
 }
 
 __attribute__((format(printf, 3, 4))) static eddy_schema *ed_schema_fail(ed_lexer *lx, size_t pos,
-                                                                        const char *fmt, ...)
+                                                                         const char *fmt, ...)
 {
     if (lx->err && lx->errlen) {
         int n = snprintf(lx->err, lx->errlen, "schema: position %zu: ", pos + 1);
@@ -130,7 +150,8 @@ static char *ed_read_name(ed_lexer *lx, bool *unterminated)
     }
     if (!ed_is_ident_start(s[lx->pos])) return NULL;
     size_t start = lx->pos;
-    while (ed_is_ident_char(s[lx->pos])) lx->pos++;
+    while (ed_is_ident_char(s[lx->pos]))
+        lx->pos++;
     return ed_xstrndup(s + start, lx->pos - start);
 }
 
@@ -138,7 +159,8 @@ static char *ed_read_name(ed_lexer *lx, bool *unterminated)
 static size_t ed_read_word(ed_lexer *lx)
 {
     size_t start = lx->pos;
-    while (ed_is_ident_char(lx->s[lx->pos])) lx->pos++;
+    while (ed_is_ident_char(lx->s[lx->pos]))
+        lx->pos++;
     return lx->pos - start;
 }
 
@@ -217,7 +239,8 @@ eddy_schema *eddy_schema_parse(const char *text, char *err, size_t errlen)
         bool unterminated;
         char *name = ed_read_name(&lx, &unterminated);
         if (!name) {
-            if (unterminated) ed_schema_fail(&lx, name_pos, "unterminated quoted field name");
+            if (unterminated)
+                ed_schema_fail(&lx, name_pos, "unterminated quoted field name");
             else {
                 ed_found(&lx, found, sizeof found);
                 ed_schema_fail(&lx, name_pos, "expected a field name, found %s", found);
@@ -254,8 +277,7 @@ eddy_schema *eddy_schema_parse(const char *text, char *err, size_t errlen)
         size_t wlen = ed_read_word(&lx);
         if (!wlen) {
             ed_found(&lx, found, sizeof found);
-            ed_schema_fail(&lx, type_pos, "expected a type for field '%s', found %s", name,
-                           found);
+            ed_schema_fail(&lx, type_pos, "expected a type for field '%s', found %s", name, found);
             goto fail;
         }
         size_t k;
@@ -335,7 +357,8 @@ fail:
 void eddy_schema_free(eddy_schema *s)
 {
     if (!s) return;
-    for (uint32_t i = 0; i < s->n; i++) free(s->f[i].name);
+    for (uint32_t i = 0; i < s->n; i++)
+        free(s->f[i].name);
     free(s->f);
     free(s->text);
     free(s);
@@ -354,7 +377,10 @@ eddy_schema *eddy_schema_copy(const eddy_schema *s)
     return d;
 }
 
-uint32_t eddy_schema_arity(const eddy_schema *s) { return s->n; }
+uint32_t eddy_schema_arity(const eddy_schema *s)
+{
+    return s->n;
+}
 
 const char *eddy_schema_name(const eddy_schema *s, uint32_t i)
 {
@@ -381,4 +407,7 @@ int eddy_schema_index(const eddy_schema *s, const char *name)
     return -1;
 }
 
-const char *eddy_schema_text(const eddy_schema *s) { return s->text; }
+const char *eddy_schema_text(const eddy_schema *s)
+{
+    return s->text;
+}

@@ -12,15 +12,6 @@
 
 #include "../base/base.h"
 
-/* The builder's internals, for code that builds rows in bulk (sources, operators). */
-struct eddy_row_builder {
-    uint8_t *buf;  /* 8-byte aligned; the row under construction starts here */
-    uint32_t cap;  /* bytes allocated */
-    uint32_t len;  /* bytes used: fixed part + tail so far, a multiple of 8 */
-    uint32_t arity;
-    uint32_t fixed; /* eddy_row_fixed_size(arity) */
-    uint8_t *types; /* eddy_type per field when made by eddy_rb_new_schema, else NULL */
-};
 
 /* Appends room for a len-byte STRING/BYTES value of field i (which becomes non-NULL) and
  * returns where to write it, or NULL when the row would exceed EDDY_ROW_MAX_SIZE. For
@@ -51,13 +42,16 @@ bool ed_row_equal_schema(const eddy_schema *s, const eddy_row *a, const eddy_row
 
 /* ---- keys and key groups ---------------------------------------------------------------
  * A key is written in a canonical byte form so that equal keys have equal bytes however
- * their rows are laid out: per key field a null byte (0/1), then 8 little-endian bytes
- * for fixed-size types, or a 4-byte length and the bytes for STRING/BYTES. Hash and
- * compare keys as bytes. */
+ * their rows are laid out, in whole 8-byte words: per key field one little-endian word
+ * for a fixed-size value, or a length word and the zero-padded bytes for STRING/BYTES;
+ * when a key field is NULL, a final word with the null bits (key.c). Hash and compare
+ * keys as bytes. */
 typedef struct ed_keyspec {
     uint32_t n;
     uint32_t idx[16];
     eddy_type type[16];
+    bool fixed_only; /* no STRING/BYTES field: the key is n words (+ a null word) */
+    bool has_double;
 } ed_keyspec;
 
 /* Builds a key spec from "a, b" field names; -1 with a message naming the field. */
@@ -66,7 +60,35 @@ int ed_keyspec_parse(ed_keyspec *ks, const eddy_schema *s, const char *fields, e
 void ed_keyspec_all(ed_keyspec *ks, const eddy_schema *s);
 /* Writes the key bytes of row r into buf; returns the length, or the length needed when
  * it exceeds cap (nothing is written then). */
-size_t ed_key_write(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf, size_t cap);
+size_t ed_key_write_any(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf, size_t cap);
+/* Fills the flags of a key spec from its types. */
+void ed_keyspec_finish(ed_keyspec *ks);
+
+/* The same, inline for the common keys of fixed-size fields. (GCC cannot see that the
+ * cap check guards the stores when a caller passes a small array.) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+static inline size_t ed_key_write(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf,
+                                  size_t cap)
+{
+    if (!ks->fixed_only || ks->has_double || cap < 8u * ks->n + 8u)
+        return ed_key_write_any(ks, r, buf, cap);
+    uint64_t nulls = 0;
+    for (uint32_t k = 0; k < ks->n; k++) {
+        uint32_t i = ks->idx[k];
+        uint64_t v = eddy_row_slot(r, i);
+        if (ED_UNLIKELY(eddy_row_is_null(r, i))) {
+            nulls |= 1ULL << k;
+            v = 0;
+        }
+        __builtin_memcpy(buf + 8u * k, &v, 8); /* little-endian targets */
+    }
+    if (ED_LIKELY(!nulls)) return 8u * ks->n;
+    __builtin_memcpy(buf + 8u * ks->n, &nulls, 8);
+    return 8u * ks->n + 8u;
+}
+#pragma GCC diagnostic pop
 
 static inline uint32_t ed_key_hash(const void *key, size_t len)
 {
@@ -91,7 +113,7 @@ void ed_row_format_flink(const eddy_schema *s, const eddy_row *r, ed_strbuf *out
 /* One CSV line without the newline: fields separated by delim, quoted ("...", "" for a
  * quote) only when they contain delim, a quote, CR or LF; NULL is the empty field. */
 void ed_row_format_csv(const eddy_schema *s, const eddy_row *r, char delim, ed_strbuf *out);
-/* Appends one field's value in the CSV form (unquoted). */
+/* Appends one field's value in the CSV form (unquoted; NULL appends nothing). */
 void ed_value_format(eddy_type t, const eddy_row *r, uint32_t i, ed_strbuf *out);
 
 /*
@@ -99,7 +121,9 @@ void ed_value_format(eddy_type t, const eddy_row *r, uint32_t i, ed_strbuf *out)
  * first) for schema s: RFC 4180 quoting, delim as separator, an empty unquoted field is
  * NULL for nullable fields. Errors (returns -1, err set) name the field by number and
  * name: "field 2 (price): 'abc' is not a DOUBLE", "expected 3 fields, found 4", "invalid
- * UTF-8 at byte 7". The caller prefixes file:line.
+ * UTF-8 at byte 7" (a 1-based byte position in the line). The caller prefixes file:line.
+ * A quoted empty field ("") is the empty string; BYTES are base64, as Flink's CSV format;
+ * blanks around numbers, booleans and timestamps are ignored (Flink trims them).
  */
 int ed_csv_parse_line(const char *line, size_t len, const eddy_schema *s, char delim,
                       eddy_row_builder *b, ed_err *err);
