@@ -11,11 +11,13 @@
  *
  * Prints records/s, records per CPU-second of the process, and engine/baseline.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <eddy/eddy.h>
 
@@ -49,6 +51,15 @@ int bench_map(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
 typedef struct result {
     double secs, cpu;
 } result;
+
+/* Restricts the process (and the threads it starts) to the first `cores` CPUs. */
+static void use_cores(int cores)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < cores; i++) CPU_SET(i, &set);
+    sched_setaffinity(0, sizeof(set), &set);
+}
 
 static result run_engine(int64_t n, int p)
 {
@@ -137,12 +148,25 @@ int main(int argc, char **argv)
     double base_rate = (double)n / base.secs;
     printf("%-22s %14s %18s %8s\n", "run", "records/s", "records/cpu-s", "ratio");
     printf("%-22s %14.0f %18.0f %8s\n", "baseline (C loop)", base_rate, (double)n / base.cpu, "1.00");
-    for (int p = 1; p <= 2; p++) {
-        result r = run_engine(n, p);
-        char name[32];
-        snprintf(name, sizeof(name), "eddy p=%d", p);
-        printf("%-22s %14.0f %18.0f %8.2f\n", name, (double)n / r.secs, (double)n / r.cpu,
-               ((double)n / r.secs) / base_rate);
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    struct {
+        int p, cores;
+    } runs[] = {{1, 1}, {1, 2}, {2, 2}};
+    double one_core = 0, two_cores = 0;
+    for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+        if (runs[k].cores > ncpu) continue;
+        use_cores(runs[k].cores);
+        result r = run_engine(n, runs[k].p);
+        double rate = (double)n / r.secs;
+        char name[48];
+        snprintf(name, sizeof(name), "eddy p=%d, %d core%s", runs[k].p, runs[k].cores,
+                 runs[k].cores > 1 ? "s" : "");
+        printf("%-22s %14.0f %18.0f %8.2f\n", name, rate, (double)n / r.cpu, rate / base_rate);
+        if (runs[k].cores == 1 && rate > one_core) one_core = rate;
+        if (runs[k].cores == 2 && rate > two_cores) two_cores = rate;
     }
+    use_cores(ncpu);
+    if (one_core > 0 && two_cores > 0)
+        printf("scaling from 1 to 2 cores: %.2fx\n", two_cores / one_core);
     return 0;
 }

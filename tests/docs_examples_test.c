@@ -37,7 +37,7 @@
 
 extern char **environ;
 
-/* ---- files and the scratch directory ------------------------------------------------------ */
+/* ---- files and the scratch directory --------------------------------------------------------- */
 
 static char scratch[PATH_MAX];
 
@@ -90,7 +90,7 @@ static int write_file(const char *path, const char *text, size_t n)
     return rc;
 }
 
-/* ---- child processes ----------------------------------------------------------------------- */
+/* ---- child processes ------------------------------------------------------------------------- */
 
 typedef struct proc {
     int status; /* from waitpid; meaningful when !timed_out && !failed_to_start */
@@ -196,7 +196,7 @@ static const char *proc_how(const proc *p, char *buf, size_t n)
     return buf;
 }
 
-/* ---- the engine's sanitizers, from the build's CMake cache --------------------------------- */
+/* ---- the engine's sanitizers, from the build's CMake cache ----------------------------------- */
 
 /* "-fsanitize=..." when the build uses sanitizers, else NULL. */
 static const char *sanitize_flag(void)
@@ -248,14 +248,16 @@ static int collect_blocks(blocks *bs, const char *rel)
         const char *e = strchr(s, '\n');
         size_t len = e ? (size_t)(e - s) : strlen(s);
         bool fence = len >= 3 && strncmp(s, "```", 3) == 0;
+        /* as in CommonMark, a closing fence has no info string */
+        bool closing = fence && strspn(s + 3, " \t\r") == len - 3;
         lineno++;
-        if (state == IN_C && !fence) {
+        if (state == IN_C && !closing) {
             cur->code = realloc(cur->code, code_len + len + 2);
             memcpy(cur->code + code_len, s, len);
             code_len += len;
             cur->code[code_len++] = '\n';
             cur->code[code_len] = 0;
-        } else if (state != OUTSIDE && fence) {
+        } else if (state != OUTSIDE && closing) {
             state = OUTSIDE;
         } else if (state == OUTSIDE && fence) {
             /* "```c" opens a C block; any other fence ("```sh", "```") another language */
@@ -332,7 +334,7 @@ static block_kind kind_of(const block *b)
     return FRAGMENT;
 }
 
-/* ---- compile and run one block ---------------------------------------------------------------- */
+/* ---- compile and run one block --------------------------------------------------------------- */
 
 /* Compiles and runs a job or program block; fails the test naming file:line. Returns 0 when
  * it compiled and ran. */
@@ -347,7 +349,15 @@ static int check_block(const block *b, int index)
     }
     snprintf(src, sizeof(src), "%s/x.c", dir);
     snprintf(bin, sizeof(bin), "%s/%s", dir, kind == JOB ? "x.so" : "x");
-    if (write_file(src, b->code, strlen(b->code))) {
+    /* #line: the compiler's messages point into the Markdown file itself */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *m = open_memstream(&text, &text_len);
+    fprintf(m, "#line %d \"%s/%s\"\n%s", b->line + 1, EDDY_SOURCE_DIR, b->file, b->code);
+    fclose(m);
+    int wrc = write_file(src, text, text_len);
+    free(text);
+    if (wrc) {
         ED_FAIL_AT("%s:%d: cannot write %s", b->file, b->line, src);
         return -1;
     }
@@ -420,8 +430,9 @@ ED_TEST(docs_c_blocks_compile_and_run)
         printf("     %s %s:%d (%s)\n", rc ? "FAIL" : "ok  ", b->file, b->line,
                kind == JOB ? "job" : "program");
     }
-    printf("     %d jobs, %d programs, %d fragments skipped, %d failed\n", jobs, programs,
-           fragments, failed);
+    printf("     %d jobs, %d programs, %d fragments skipped, %d failed%s%s\n", jobs, programs,
+           fragments, failed, sanitize_flag() ? "; compiled with " : "",
+           sanitize_flag() ? sanitize_flag() : "");
     /* the docs hold at least the README job, getting-started's job and datastream's
      * program: finding fewer means the block parser broke */
     ED_CHECK(jobs >= 2);

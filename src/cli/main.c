@@ -87,7 +87,10 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
-static eddy_env *volatile running_env;
+/* The running job's environment, for the signal thread; env_mu keeps it alive while a
+ * cancel is under way. */
+static pthread_mutex_t env_mu = PTHREAD_MUTEX_INITIALIZER;
+static eddy_env *running_env;
 
 /* Signals are turned into a cancel on a thread of their own, outside signal context. */
 static void *signal_thread(void *arg)
@@ -96,7 +99,9 @@ static void *signal_thread(void *arg)
     int sig;
     while (sigwait(set, &sig) == 0) {
         fprintf(stderr, "eddy: %s received, cancelling the job\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        pthread_mutex_lock(&env_mu);
         if (running_env) eddy_env_cancel(running_env);
+        pthread_mutex_unlock(&env_mu);
     }
     return NULL;
 }
@@ -107,14 +112,17 @@ static int cmd_run(int argc, char **argv)
     ed_err err = {0};
     const char *config_file = NULL;
     int i = 1;
-    /* The configuration file is read first, whatever the order of the options. */
-    for (int k = 1; k < argc; k++) {
+    /* Help wins, and the configuration file (the last one given) is read before the
+     * other options, whatever their order. */
+    for (int k = 1; k < argc && argv[k][0] == '-'; k++) {
+        if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+            fputs(verbs[0].usage, stdout);
+            ed_config_free(cfg);
+            return 0;
+        }
         if ((strcmp(argv[k], "-c") == 0 || strcmp(argv[k], "--config") == 0) && k + 1 < argc)
             config_file = argv[k + 1];
-        if (argv[k][0] != '-') break;
-        if (strcmp(argv[k], "-p") == 0 || strcmp(argv[k], "-D") == 0 ||
-            strcmp(argv[k], "--parallelism") == 0)
-            k++;
+        if (k + 1 < argc) k++; /* every option takes a value */
     }
     char defpath[4096];
     const char *dir = getenv("EDDY_CONF_DIR");
@@ -125,10 +133,11 @@ static int cmd_run(int argc, char **argv)
     if (config_file && ed_config_load_yaml(cfg, config_file, &err)) goto bad;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(verbs[0].usage, stdout);
-            ed_config_free(cfg);
-            return 0;
+        bool known = strcmp(a, "-p") == 0 || strcmp(a, "--parallelism") == 0 ||
+                     strcmp(a, "-D") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0;
+        if (!known) {
+            ed_err_set(&err, "unknown option '%s'", a);
+            goto bad;
         }
         if (i + 1 >= argc) {
             ed_err_set(&err, "option '%s' needs a value", a);
@@ -139,12 +148,7 @@ static int cmd_run(int argc, char **argv)
             if (ed_config_set(cfg, "parallelism.default", v, &err)) goto bad;
         } else if (strcmp(a, "-D") == 0) {
             if (ed_config_set_kv(cfg, v, &err)) goto bad;
-        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
-            /* read above */
-        } else {
-            ed_err_set(&err, "unknown option '%s'", a);
-            goto bad;
-        }
+        } /* -c / --config: read above */
     }
     if (i >= argc) {
         ed_err_set(&err, "no job given");
@@ -169,7 +173,12 @@ static int cmd_run(int argc, char **argv)
     }
     memcpy(&job_main, &sym, sizeof(job_main));
 
-    sigset_t set;
+    /* the environment exists before any signal can be taken, so none is lost */
+    eddy_env *env = ed_env_new_with(cfg, code);
+    pthread_mutex_lock(&env_mu);
+    running_env = env;
+    pthread_mutex_unlock(&env_mu);
+    static sigset_t set; /* the signal thread outlives this frame */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -177,16 +186,15 @@ static int cmd_run(int argc, char **argv)
     pthread_t sig_thread;
     pthread_create(&sig_thread, NULL, signal_thread, &set);
     pthread_detach(sig_thread);
-
-    eddy_env *env = ed_env_new_with(cfg, code);
-    running_env = env;
     int rc = job_main(env, argc - i, argv + i);
     const char *e = eddy_env_error(env);
     if (rc != 0 || e) {
         fprintf(stderr, "eddy run: %s\n", e ? e : "the job returned an error");
         rc = 1;
     }
+    pthread_mutex_lock(&env_mu);
     running_env = NULL;
+    pthread_mutex_unlock(&env_mu);
     fflush(stdout);
     eddy_env_free(env);
     /* the job's code stays loaded: its functions may still be referenced by name */

@@ -104,12 +104,14 @@ struct ed_operator {
 
 /* ---- emitting -------------------------------------------------------------------------- */
 int ed_out_emit_slow(ed_output *o, const eddy_row *row, int64_t ts);
-/* The hot path: one chained target is a direct call. */
+int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts);
+/* The hot path: one target is a direct call of the chained operator or the writer. */
 static inline int ed_out_emit(ed_output *o, const eddy_row *row, int64_t ts)
 {
     o->count++;
-    if (ED_LIKELY(o->ntargets == 1 && o->targets[0].op)) {
+    if (ED_LIKELY(o->ntargets == 1)) {
         ed_operator *n = o->targets[0].op;
+        if (!n) return ed_writer_emit(o->targets[0].writer, row, ts);
         n->records_in++;
         return n->vt->process(n, o->targets[0].input, row, ts);
     }

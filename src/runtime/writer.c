@@ -20,7 +20,7 @@ static inline void put_header(uint8_t *p, uint32_t len, int tag)
     p[5] = p[6] = p[7] = 0;
 }
 
-static int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts)
+static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts)
 {
     uint32_t rs = eddy_row_size(row);
     uint32_t need = ED_EL_RECORD_OVERHEAD + rs;
