@@ -9,7 +9,11 @@
 #define EDDY_EDDY_H
 
 #include "datastream.h"
+#include "process.h"
 #include "row.h"
+#include "state.h"
+#include "time.h"
+#include "window.h"
 
 #define EDDY_VERSION "0.1.0"
 

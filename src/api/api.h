@@ -34,4 +34,27 @@ struct eddy_env {
 /* Takes ownership of cfg; code may be NULL (functions resolve in the process). */
 eddy_env *ed_env_new_with(ed_config *cfg, void *code);
 
+/* ---- for the builder's files (stream.c, window.c, process.c, time.c) ---------------------- */
+/* Keeps the first error; returns NULL so that `return ed_api_fail(...)` reads well. */
+eddy_stream *ed_api_fail(eddy_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* True when the stream exists and no error happened yet. */
+bool ed_api_usable(eddy_stream *in);
+ed_node *ed_api_node(eddy_stream *s);
+/* A new handle naming node `node`, owned by the environment. */
+eddy_stream *ed_api_handle(eddy_env *env, int node);
+/* Appends a node; its inputs must be added before any later node is. */
+ed_node *ed_api_add_node(eddy_env *env, ed_node_kind kind, const char *factory,
+                         const char *name);
+void ed_api_add_input(ed_node *n, int from);
+void ed_api_add_param(ed_node *n, const char *k, const char *v);
+/* Parses a schema; NULL with the error kept, prefixed by `what`. */
+eddy_schema *ed_api_parse_schema(eddy_env *env, const char *what, const char *text);
+const eddy_schema *ed_api_schema_of(eddy_env *env, int id);
+/* The keyed partition node behind a keyed stream, or NULL with "<what> needs a keyed
+ * stream" kept. */
+ed_node *ed_api_keyed_input(eddy_stream *in, const char *what);
+void ed_api_copy_keying(ed_keying *dst, const ed_node *keyed_partition);
+int ed_api_check_fields(eddy_env *env, const eddy_schema *s, const char *fields,
+                        const char *what);
+
 #endif

@@ -36,6 +36,9 @@ static void node_free(ed_node *n)
     free(n->inputs);
     free(n->keying.fields);
     eddy_schema_free(n->keying.key_schema);
+    free(n->keying2.fields);
+    eddy_schema_free(n->keying2.key_schema);
+    if (n->free_spec) n->free_spec(n->spec);
     free(n->side_tag);
     free(n->blob);
     free(n);

@@ -13,8 +13,7 @@
 #include "../runtime/operators.h"
 #include "api.h"
 
-static eddy_stream *fail(eddy_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static eddy_stream *fail(eddy_env *env, const char *fmt, ...)
+eddy_stream *ed_api_fail(eddy_env *env, const char *fmt, ...)
 {
     if (!env->err.set) {
         va_list ap;
@@ -25,9 +24,9 @@ static eddy_stream *fail(eddy_env *env, const char *fmt, ...)
     return NULL;
 }
 
-static ed_node *node_of(eddy_stream *s) { return s->env->sg.nodes[s->node]; }
+ed_node *ed_api_node(eddy_stream *s) { return s->env->sg.nodes[s->node]; }
 
-static eddy_stream *handle(eddy_env *env, int node)
+eddy_stream *ed_api_handle(eddy_env *env, int node)
 {
     eddy_stream *s = ed_xcalloc(1, sizeof(*s));
     s->env = env;
@@ -37,7 +36,8 @@ static eddy_stream *handle(eddy_env *env, int node)
     return s;
 }
 
-static ed_node *add_node(eddy_env *env, ed_node_kind kind, const char *factory, const char *name)
+ed_node *ed_api_add_node(eddy_env *env, ed_node_kind kind, const char *factory,
+                         const char *name)
 {
     ed_stream_graph *sg = &env->sg;
     if (sg->nnodes == sg->cap) {
@@ -53,35 +53,35 @@ static ed_node *add_node(eddy_env *env, ed_node_kind kind, const char *factory, 
     return n;
 }
 
-static void add_input(ed_node *n, int from)
+void ed_api_add_input(ed_node *n, int from)
 {
     n->inputs = ed_xrealloc(n->inputs, sizeof(int) * (size_t)(n->ninputs + 1));
     n->inputs[n->ninputs++] = from;
 }
 
-static void add_param(ed_node *n, const char *k, const char *v)
+void ed_api_add_param(ed_node *n, const char *k, const char *v)
 {
     n->params = ed_xrealloc(n->params, sizeof(ed_kv) * (size_t)(n->nparams + 1));
     n->params[n->nparams++] = (ed_kv){ed_xstrdup(k), ed_xstrdup(v)};
 }
 
-static eddy_schema *parse_schema(eddy_env *env, const char *what, const char *text)
+eddy_schema *ed_api_parse_schema(eddy_env *env, const char *what, const char *text)
 {
     char msg[512];
     if (!text) {
-        fail(env, "%s: no schema given", what);
+        ed_api_fail(env, "%s: no schema given", what);
         return NULL;
     }
     eddy_schema *s = eddy_schema_parse(text, msg, sizeof(msg));
-    if (!s) fail(env, "%s: %s", what, msg);
+    if (!s) ed_api_fail(env, "%s: %s", what, msg);
     return s;
 }
 
-static bool usable(eddy_stream *in) { return in && !in->env->err.set; }
+bool ed_api_usable(eddy_stream *in) { return in && !in->env->err.set; }
 
 /* A physical node whose schema is known: the node's own, or for virtual nodes the
  * schema of what flows through them. */
-static const eddy_schema *schema_of(eddy_env *env, int id)
+const eddy_schema *ed_api_schema_of(eddy_env *env, int id)
 {
     ed_node *n = env->sg.nodes[id];
     return n->schema;
@@ -100,7 +100,7 @@ static int check_options(eddy_env *env, const ed_factory *f, ed_node *n, const c
                 ed_sb_init(&sb);
                 for (const char *const *o = f->options; *o; o++)
                     ed_sb_printf(&sb, "%s%s", o == f->options ? "" : ", ", *o);
-                fail(env, "%s: unknown option '%s' (options: %s)", what, n->params[i].key,
+                ed_api_fail(env, "%s: unknown option '%s' (options: %s)", what, n->params[i].key,
                      sb.len ? sb.data : "none");
                 ed_sb_free(&sb);
                 return -1;
@@ -109,7 +109,7 @@ static int check_options(eddy_env *env, const ed_factory *f, ed_node *n, const c
     }
     ed_err e = {0};
     if (f->check && f->check(n, &e)) {
-        fail(env, "%s", e.msg); /* the factory's message names the connector and option */
+        ed_api_fail(env, "%s", e.msg); /* the factory's message names the connector and option */
         return -1;
     }
     return 0;
@@ -119,20 +119,20 @@ static eddy_stream *source_v(eddy_env *env, const char *connector, const char *s
 {
     if (!env || env->err.set) return NULL;
     const ed_factory *f = ed_factory_find(connector, ED_FACTORY_SOURCE);
-    if (!f) return fail(env, "eddy_source: unknown source connector '%s'", connector ? connector : "(null)");
+    if (!f) return ed_api_fail(env, "eddy_source: unknown source connector '%s'", connector ? connector : "(null)");
     char name[256];
     snprintf(name, sizeof(name), "Source: %s", connector);
-    ed_node *n = add_node(env, ED_NODE_SOURCE, connector, name);
-    if (!(n->schema = parse_schema(env, name, schema))) return NULL;
+    ed_node *n = ed_api_add_node(env, ED_NODE_SOURCE, connector, name);
+    if (!(n->schema = ed_api_parse_schema(env, name, schema))) return NULL;
     for (;;) {
         const char *k = va_arg(ap, const char *);
         if (!k) break;
         const char *v = va_arg(ap, const char *);
-        if (!v) return fail(env, "%s: option '%s' has no value", name, k);
-        add_param(n, k, v);
+        if (!v) return ed_api_fail(env, "%s: option '%s' has no value", name, k);
+        ed_api_add_param(n, k, v);
     }
     if (check_options(env, f, n, name)) return NULL;
-    return handle(env, n->id);
+    return ed_api_handle(env, n->id);
 }
 
 eddy_stream *eddy_source(eddy_env *env, const char *connector, const char *schema, ...)
@@ -160,13 +160,13 @@ eddy_stream *eddy_from_rows(eddy_env *env, const char *schema, const eddy_row *c
                             size_t nrows)
 {
     if (!env || env->err.set) return NULL;
-    ed_node *n = add_node(env, ED_NODE_SOURCE, "collection", "Source: Collection");
-    if (!(n->schema = parse_schema(env, n->name, schema))) return NULL;
+    ed_node *n = ed_api_add_node(env, ED_NODE_SOURCE, "collection", "Source: Collection");
+    if (!(n->schema = ed_api_parse_schema(env, n->name, schema))) return NULL;
     size_t total = 0;
     uint32_t arity = eddy_schema_arity(n->schema);
     for (size_t i = 0; i < nrows; i++) {
         if (!rows[i] || eddy_row_arity(rows[i]) != arity)
-            return fail(env, "eddy_from_rows: row %zu has %u fields, the schema %u", i,
+            return ed_api_fail(env, "eddy_from_rows: row %zu has %u fields, the schema %u", i,
                         rows[i] ? eddy_row_arity(rows[i]) : 0, arity);
         total += eddy_row_size(rows[i]);
     }
@@ -175,7 +175,7 @@ eddy_stream *eddy_from_rows(eddy_env *env, const char *schema, const eddy_row *c
         memcpy(n->blob + n->blob_len, rows[i], eddy_row_size(rows[i]));
         n->blob_len += eddy_row_size(rows[i]);
     }
-    return handle(env, n->id);
+    return ed_api_handle(env, n->id);
 }
 
 /* ---- transformations ---------------------------------------------------------------------- */
@@ -183,18 +183,18 @@ eddy_stream *eddy_from_rows(eddy_env *env, const char *schema, const eddy_row *c
 static eddy_stream *one_input(eddy_stream *in, const char *factory, const char *name, eddy_fn fn,
                               const char *out_schema)
 {
-    if (!usable(in)) return NULL;
+    if (!ed_api_usable(in)) return NULL;
     eddy_env *env = in->env;
-    if (!fn.ptr && !fn.name) return fail(env, "%s: no function given", name);
-    ed_node *n = add_node(env, ED_NODE_OPERATOR, factory, name);
-    add_input(n, in->node);
+    if (!fn.ptr && !fn.name) return ed_api_fail(env, "%s: no function given", name);
+    ed_node *n = ed_api_add_node(env, ED_NODE_OPERATOR, factory, name);
+    ed_api_add_input(n, in->node);
     n->fn = fn;
     if (out_schema) {
-        if (!(n->schema = parse_schema(env, name, out_schema))) return NULL;
+        if (!(n->schema = ed_api_parse_schema(env, name, out_schema))) return NULL;
     } else {
-        n->schema = eddy_schema_copy(schema_of(env, in->node));
+        n->schema = eddy_schema_copy(ed_api_schema_of(env, in->node));
     }
-    return handle(env, n->id);
+    return ed_api_handle(env, n->id);
 }
 
 eddy_stream *eddy_map(eddy_stream *in, eddy_fn map, const char *out_schema)
@@ -216,28 +216,28 @@ eddy_stream *eddy_process(eddy_stream *in, eddy_fn process, const char *out_sche
 
 eddy_stream *eddy_union(eddy_stream *a, eddy_stream *b)
 {
-    if (!usable(a) || !usable(b)) return NULL;
+    if (!ed_api_usable(a) || !ed_api_usable(b)) return NULL;
     eddy_env *env = a->env;
-    if (b->env != env) return fail(env, "eddy_union: streams of different environments");
-    const eddy_schema *sa = schema_of(env, a->node), *sb = schema_of(env, b->node);
+    if (b->env != env) return ed_api_fail(env, "eddy_union: streams of different environments");
+    const eddy_schema *sa = ed_api_schema_of(env, a->node), *sb = ed_api_schema_of(env, b->node);
     if (strcmp(eddy_schema_text(sa), eddy_schema_text(sb)) != 0)
-        return fail(env, "eddy_union: schemas differ: (%s) and (%s)", eddy_schema_text(sa),
+        return ed_api_fail(env, "eddy_union: schemas differ: (%s) and (%s)", eddy_schema_text(sa),
                     eddy_schema_text(sb));
-    ed_node *n = add_node(env, ED_NODE_UNION, NULL, "Union");
-    add_input(n, a->node);
-    add_input(n, b->node);
+    ed_node *n = ed_api_add_node(env, ED_NODE_UNION, NULL, "Union");
+    ed_api_add_input(n, a->node);
+    ed_api_add_input(n, b->node);
     n->schema = eddy_schema_copy(sa);
-    return handle(env, n->id);
+    return ed_api_handle(env, n->id);
 }
 
 static eddy_stream *partition(eddy_stream *in, ed_partitioner p, const char *name)
 {
-    if (!usable(in)) return NULL;
-    ed_node *n = add_node(in->env, ED_NODE_PARTITION, NULL, name);
-    add_input(n, in->node);
+    if (!ed_api_usable(in)) return NULL;
+    ed_node *n = ed_api_add_node(in->env, ED_NODE_PARTITION, NULL, name);
+    ed_api_add_input(n, in->node);
     n->partitioner = p;
-    n->schema = eddy_schema_copy(schema_of(in->env, in->node));
-    return handle(in->env, n->id);
+    n->schema = eddy_schema_copy(ed_api_schema_of(in->env, in->node));
+    return ed_api_handle(in->env, n->id);
 }
 
 eddy_stream *eddy_forward(eddy_stream *in) { return partition(in, ED_PART_FORWARD, "Forward"); }
@@ -247,16 +247,17 @@ eddy_stream *eddy_shuffle(eddy_stream *in) { return partition(in, ED_PART_SHUFFL
 eddy_stream *eddy_broadcast(eddy_stream *in) { return partition(in, ED_PART_BROADCAST, "Broadcast"); }
 eddy_stream *eddy_global(eddy_stream *in) { return partition(in, ED_PART_GLOBAL, "Global"); }
 
-static int check_fields(eddy_env *env, const eddy_schema *s, const char *fields, const char *what)
+int ed_api_check_fields(eddy_env *env, const eddy_schema *s, const char *fields,
+                        const char *what)
 {
     ed_keyspec ks;
     ed_err e = {0};
     if (!fields) {
-        fail(env, "%s: no key fields given", what);
+        ed_api_fail(env, "%s: no key fields given", what);
         return -1;
     }
     if (ed_keyspec_parse(&ks, s, fields, &e)) {
-        fail(env, "%s: %s", what, e.msg);
+        ed_api_fail(env, "%s: %s", what, e.msg);
         return -1;
     }
     return 0;
@@ -264,10 +265,10 @@ static int check_fields(eddy_env *env, const eddy_schema *s, const char *fields,
 
 eddy_stream *eddy_key_by(eddy_stream *in, const char *fields)
 {
-    if (!usable(in)) return NULL;
-    if (check_fields(in->env, schema_of(in->env, in->node), fields, "eddy_key_by")) return NULL;
+    if (!ed_api_usable(in)) return NULL;
+    if (ed_api_check_fields(in->env, ed_api_schema_of(in->env, in->node), fields, "eddy_key_by")) return NULL;
     eddy_stream *s = partition(in, ED_PART_HASH, "KeyBy");
-    ed_node *n = node_of(s);
+    ed_node *n = ed_api_node(s);
     n->keying.keyed = true;
     n->keying.fields = ed_xstrdup(fields);
     return s;
@@ -275,12 +276,12 @@ eddy_stream *eddy_key_by(eddy_stream *in, const char *fields)
 
 eddy_stream *eddy_key_by_fn(eddy_stream *in, eddy_fn key, const char *key_schema)
 {
-    if (!usable(in)) return NULL;
-    if (!key.ptr && !key.name) return fail(in->env, "eddy_key_by_fn: no key selector given");
-    eddy_schema *ks = parse_schema(in->env, "eddy_key_by_fn", key_schema);
+    if (!ed_api_usable(in)) return NULL;
+    if (!key.ptr && !key.name) return ed_api_fail(in->env, "eddy_key_by_fn: no key selector given");
+    eddy_schema *ks = ed_api_parse_schema(in->env, "eddy_key_by_fn", key_schema);
     if (!ks) return NULL;
     eddy_stream *s = partition(in, ED_PART_HASH, "KeyBy");
-    ed_node *n = node_of(s);
+    ed_node *n = ed_api_node(s);
     n->keying.keyed = true;
     n->keying.key_fn = key;
     n->keying.key_schema = ks;
@@ -289,74 +290,74 @@ eddy_stream *eddy_key_by_fn(eddy_stream *in, eddy_fn key, const char *key_schema
 
 eddy_stream *eddy_partition_custom(eddy_stream *in, eddy_fn partitioner, const char *key_fields)
 {
-    if (!usable(in)) return NULL;
+    if (!ed_api_usable(in)) return NULL;
     if (!partitioner.ptr && !partitioner.name)
-        return fail(in->env, "eddy_partition_custom: no partitioner given");
-    if (check_fields(in->env, schema_of(in->env, in->node), key_fields, "eddy_partition_custom"))
+        return ed_api_fail(in->env, "eddy_partition_custom: no partitioner given");
+    if (ed_api_check_fields(in->env, ed_api_schema_of(in->env, in->node), key_fields, "eddy_partition_custom"))
         return NULL;
     eddy_stream *s = partition(in, ED_PART_CUSTOM, "Custom Partition");
-    ed_node *n = node_of(s);
+    ed_node *n = ed_api_node(s);
     n->partition_fn = partitioner;
     n->keying.fields = ed_xstrdup(key_fields);
     return s;
 }
 
 /* The keyed partition node a keyed operator reads from, or an error. */
-static ed_node *keyed_input(eddy_stream *in, const char *what)
+ed_node *ed_api_keyed_input(eddy_stream *in, const char *what)
 {
-    ed_node *k = node_of(in);
+    ed_node *k = ed_api_node(in);
     if (k->kind != ED_NODE_PARTITION || !k->keying.keyed) {
-        fail(in->env, "%s needs a keyed stream: call eddy_key_by first", what);
+        ed_api_fail(in->env, "%s needs a keyed stream: call eddy_key_by first", what);
         return NULL;
     }
     return k;
 }
 
-static void copy_keying(ed_node *n, const ed_node *k)
+void ed_api_copy_keying(ed_keying *dst, const ed_node *k)
 {
-    n->keying.keyed = true;
-    n->keying.fields = k->keying.fields ? ed_xstrdup(k->keying.fields) : NULL;
-    n->keying.key_fn = k->keying.key_fn;
-    n->keying.key_schema = k->keying.key_schema ? eddy_schema_copy(k->keying.key_schema) : NULL;
+    dst->keyed = true;
+    dst->fields = k->keying.fields ? ed_xstrdup(k->keying.fields) : NULL;
+    dst->key_fn = k->keying.key_fn;
+    dst->key_schema = k->keying.key_schema ? eddy_schema_copy(k->keying.key_schema) : NULL;
 }
 
 eddy_stream *eddy_reduce(eddy_stream *keyed, eddy_fn reduce)
 {
-    if (!usable(keyed)) return NULL;
-    ed_node *k = keyed_input(keyed, "eddy_reduce");
+    if (!ed_api_usable(keyed)) return NULL;
+    ed_node *k = ed_api_keyed_input(keyed, "eddy_reduce");
     if (!k) return NULL;
     eddy_stream *s = one_input(keyed, "reduce", "Keyed Reduce", reduce, NULL);
-    if (s) copy_keying(node_of(s), k);
+    if (s) ed_api_copy_keying(&ed_api_node(s)->keying, k);
     return s;
 }
 
 static eddy_stream *aggregate(eddy_stream *keyed, const char *agg, const char *field)
 {
-    if (!usable(keyed)) return NULL;
+    if (!ed_api_usable(keyed)) return NULL;
     eddy_env *env = keyed->env;
     char what[64];
     snprintf(what, sizeof(what), "eddy_%s", agg);
-    ed_node *k = keyed_input(keyed, what);
+    ed_node *k = ed_api_keyed_input(keyed, what);
     if (!k) return NULL;
-    const eddy_schema *sc = schema_of(env, keyed->node);
+    const eddy_schema *sc = ed_api_schema_of(env, keyed->node);
     int idx = field ? eddy_schema_index(sc, field) : -1;
     if (idx < 0)
-        return fail(env, "%s: no field '%s' in (%s)", what, field ? field : "(null)",
+        return ed_api_fail(env, "%s: no field '%s' in (%s)", what, field ? field : "(null)",
                     eddy_schema_text(sc));
     eddy_type t = eddy_schema_type(sc, (uint32_t)idx);
     bool by = strstr(agg, "_by") != NULL;
     bool numeric = t == EDDY_INT || t == EDDY_BIGINT || t == EDDY_DOUBLE;
     bool fixed = numeric || t == EDDY_TIMESTAMP || t == EDDY_BOOLEAN;
     if (strcmp(agg, "sum") == 0 ? !numeric : !by && !fixed)
-        return fail(env, "%s: field '%s' is %s; %s takes %s", what, field, eddy_type_name(t), agg,
+        return ed_api_fail(env, "%s: field '%s' is %s; %s takes %s", what, field, eddy_type_name(t), agg,
                     strcmp(agg, "sum") == 0 ? "INT, BIGINT or DOUBLE" : "a fixed-size type");
-    ed_node *n = add_node(env, ED_NODE_OPERATOR, "aggregate", "Keyed Aggregation");
-    add_input(n, keyed->node);
+    ed_node *n = ed_api_add_node(env, ED_NODE_OPERATOR, "aggregate", "Keyed Aggregation");
+    ed_api_add_input(n, keyed->node);
     n->schema = eddy_schema_copy(sc);
-    add_param(n, "agg", agg);
-    add_param(n, "field", field);
-    copy_keying(n, k);
-    return handle(env, n->id);
+    ed_api_add_param(n, "agg", agg);
+    ed_api_add_param(n, "field", field);
+    ed_api_copy_keying(&n->keying, k);
+    return ed_api_handle(env, n->id);
 }
 
 eddy_stream *eddy_sum(eddy_stream *k, const char *f) { return aggregate(k, "sum", f); }
@@ -367,29 +368,29 @@ eddy_stream *eddy_max_by(eddy_stream *k, const char *f) { return aggregate(k, "m
 
 eddy_stream *eddy_side_output(eddy_stream *of, const char *tag, const char *schema)
 {
-    if (!usable(of)) return NULL;
+    if (!ed_api_usable(of)) return NULL;
     eddy_env *env = of->env;
-    ed_node *src = node_of(of);
+    ed_node *src = ed_api_node(of);
     if (src->kind != ED_NODE_OPERATOR && src->kind != ED_NODE_SOURCE)
-        return fail(env, "eddy_side_output: '%s' is not an operator", src->name);
-    if (!tag || !*tag) return fail(env, "eddy_side_output: empty tag");
+        return ed_api_fail(env, "eddy_side_output: '%s' is not an operator", src->name);
+    if (!tag || !*tag) return ed_api_fail(env, "eddy_side_output: empty tag");
     char name[256];
     snprintf(name, sizeof(name), "Side Output: %s", tag);
-    ed_node *n = add_node(env, ED_NODE_SIDE, NULL, name);
-    add_input(n, of->node);
+    ed_node *n = ed_api_add_node(env, ED_NODE_SIDE, NULL, name);
+    ed_api_add_input(n, of->node);
     n->side_tag = ed_xstrdup(tag);
-    if (!(n->schema = parse_schema(env, name, schema))) return NULL;
-    return handle(env, n->id);
+    if (!(n->schema = ed_api_parse_schema(env, name, schema))) return NULL;
+    return ed_api_handle(env, n->id);
 }
 
 /* ---- operator properties ------------------------------------------------------------------ */
 
 static ed_node *physical(eddy_stream *s, const char *what)
 {
-    if (!usable(s)) return NULL;
-    ed_node *n = node_of(s);
+    if (!ed_api_usable(s)) return NULL;
+    ed_node *n = ed_api_node(s);
     if (n->kind == ED_NODE_PARTITION || n->kind == ED_NODE_UNION || n->kind == ED_NODE_SIDE) {
-        fail(s->env, "%s: '%s' is not an operator (it only routes records)", what, n->name);
+        ed_api_fail(s->env, "%s: '%s' is not an operator (it only routes records)", what, n->name);
         return NULL;
     }
     return n;
@@ -399,7 +400,7 @@ eddy_stream *eddy_name(eddy_stream *s, const char *name)
 {
     ed_node *n = physical(s, "eddy_name");
     if (!n) return NULL;
-    if (!name || !*name) return fail(s->env, "eddy_name: empty name");
+    if (!name || !*name) return ed_api_fail(s->env, "eddy_name: empty name");
     free(n->name);
     n->name = ed_xstrdup(name);
     return s;
@@ -409,11 +410,11 @@ eddy_stream *eddy_uid(eddy_stream *s, const char *uid)
 {
     ed_node *n = physical(s, "eddy_uid");
     if (!n) return NULL;
-    if (!uid || !*uid) return fail(s->env, "eddy_uid: empty uid");
+    if (!uid || !*uid) return ed_api_fail(s->env, "eddy_uid: empty uid");
     for (int i = 0; i < s->env->sg.nnodes; i++) {
         ed_node *o = s->env->sg.nodes[i];
         if (o != n && o->uid && strcmp(o->uid, uid) == 0)
-            return fail(s->env, "eddy_uid: '%s' is already the uid of '%s'", uid, o->name);
+            return ed_api_fail(s->env, "eddy_uid: '%s' is already the uid of '%s'", uid, o->name);
     }
     free(n->uid);
     n->uid = ed_xstrdup(uid);
@@ -424,7 +425,7 @@ eddy_stream *eddy_set_parallelism(eddy_stream *s, int p)
 {
     ed_node *n = physical(s, "eddy_set_parallelism");
     if (!n) return NULL;
-    if (p < 1) return fail(s->env, "eddy_set_parallelism: '%s': %d is not >= 1", n->name, p);
+    if (p < 1) return ed_api_fail(s->env, "eddy_set_parallelism: '%s': %d is not >= 1", n->name, p);
     n->parallelism = p;
     return s;
 }
@@ -458,33 +459,33 @@ eddy_stream *eddy_param(eddy_stream *s, const char *key, const char *value)
 {
     ed_node *n = physical(s, "eddy_param");
     if (!n) return NULL;
-    if (!key || !value) return fail(s->env, "eddy_param: '%s': key and value are required", n->name);
-    add_param(n, key, value);
+    if (!key || !value) return ed_api_fail(s->env, "eddy_param: '%s': key and value are required", n->name);
+    ed_api_add_param(n, key, value);
     return s;
 }
 
 const eddy_schema *eddy_stream_schema(eddy_stream *s)
 {
-    return usable(s) ? schema_of(s->env, s->node) : NULL;
+    return ed_api_usable(s) ? ed_api_schema_of(s->env, s->node) : NULL;
 }
 
 /* ---- sinks -------------------------------------------------------------------------------- */
 
 static ed_node *sink_node(eddy_stream *in, const char *connector, const char *name)
 {
-    ed_node *n = add_node(in->env, ED_NODE_SINK, connector, name);
-    add_input(n, in->node);
-    n->schema = eddy_schema_copy(schema_of(in->env, in->node));
+    ed_node *n = ed_api_add_node(in->env, ED_NODE_SINK, connector, name);
+    ed_api_add_input(n, in->node);
+    n->schema = eddy_schema_copy(ed_api_schema_of(in->env, in->node));
     return n;
 }
 
 static int sink_v(eddy_stream *in, const char *connector, va_list ap)
 {
-    if (!usable(in)) return -1;
+    if (!ed_api_usable(in)) return -1;
     eddy_env *env = in->env;
     const ed_factory *f = ed_factory_find(connector, ED_FACTORY_SINK);
     if (!f || strcmp(connector, "collect") == 0) {
-        fail(env, "eddy_sink: unknown sink connector '%s'", connector ? connector : "(null)");
+        ed_api_fail(env, "eddy_sink: unknown sink connector '%s'", connector ? connector : "(null)");
         return -1;
     }
     char name[256];
@@ -496,10 +497,10 @@ static int sink_v(eddy_stream *in, const char *connector, va_list ap)
         if (!k) break;
         const char *v = va_arg(ap, const char *);
         if (!v) {
-            fail(env, "%s: option '%s' has no value", name, k);
+            ed_api_fail(env, "%s: option '%s' has no value", name, k);
             return -1;
         }
-        add_param(n, k, v);
+        ed_api_add_param(n, k, v);
     }
     return check_options(env, f, n, name);
 }
@@ -526,7 +527,7 @@ int eddy_write_as_csv(eddy_stream *in, const char *path)
 
 eddy_result *eddy_collect(eddy_stream *in)
 {
-    if (!usable(in)) return NULL;
+    if (!ed_api_usable(in)) return NULL;
     eddy_env *env = in->env;
     ed_node *n = sink_node(in, "collect", "Sink: Collect");
     n->result = ed_result_new();

@@ -70,6 +70,11 @@ struct ed_node {
     eddy_fn partition_fn;
     /* keyed operators take this from their keyed input; partition nodes declare it */
     ed_keying keying;
+    ed_keying keying2; /* two-input keyed operators: the second input's keys */
+    /* operator-specific plan data (window specs, join bounds...), owned by the node and
+     * freed with free_spec; plain data only */
+    void *spec;
+    void (*free_spec)(void *spec);
     char *side_tag; /* side nodes */
     uint8_t *blob;  /* collection sources: the rows, concatenated */
     size_t blob_len;

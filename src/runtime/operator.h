@@ -18,10 +18,12 @@
 #ifndef ED_OPERATOR_H
 #define ED_OPERATOR_H
 
-#include <eddy/datastream.h>
+#include <eddy/eddy.h>
 
 #include "../base/base.h"
 #include "../base/config.h"
+#include "../state/state.h"
+#include "../state/timers.h"
 #include "../types/types.h"
 
 typedef struct ed_node ed_node;
@@ -62,7 +64,31 @@ struct eddy_ctx {
     int subtask, parallelism, max_parallelism;
     int64_t ts; /* timestamp of the record being processed */
     void *user;
+    eddy_time_domain domain;     /* in on_timer: which clock fired */
+    int64_t win_start, win_end;  /* in window functions: the window (else INT64_MIN/MAX) */
 };
+
+/*
+ * The keyed context of an operator on a keyed stream: how keys are extracted (per input:
+ * a connected operator may key its two inputs by different fields), the current key,
+ * the state backend and the timer service. Made by the runtime for every keyed node.
+ */
+typedef struct ed_keyed {
+    ed_keyspec ks[2];          /* key fields per input ... */
+    eddy_key_fn key_fn[2];     /* ... or key selectors */
+    eddy_row_builder *sel_rb[2]; /* selector output */
+    ed_keyspec key_types;      /* the key row's fields, for decoding key bytes */
+    eddy_schema *key_schema;   /* the schema of key rows */
+    uint8_t *key;              /* current key bytes */
+    uint32_t klen, kcap;
+    int key_group;
+    const uint8_t *ns;         /* current namespace (owned by the caller) */
+    uint32_t nslen;
+    eddy_row_builder *key_row; /* the current key as a row, decoded on demand */
+    bool key_row_valid;
+    ed_state_backend *backend;
+    ed_timer_service *timers;
+} ed_keyed;
 
 typedef enum ed_poll_result {
     ED_POLL_ERROR = -1,
@@ -87,6 +113,13 @@ typedef struct ed_op_vt {
     void (*close)(ed_operator *op);
     /* Sources only: emit up to max records through op->out. */
     ed_poll_result (*poll)(ed_operator *op, int max);
+    /* A keyed timer fired; the key and namespace are already current. */
+    int (*on_timer)(ed_operator *op, eddy_time_domain domain, const ed_timer *timer);
+    /* op->pt_callback_at has passed (non-keyed processing-time callbacks: periodic
+     * watermarks, idleness). */
+    int (*on_processing_time)(ed_operator *op, int64_t now_ms);
+    /* The watermark status of the task's input changed (idle = true); NULL forwards. */
+    int (*on_idle)(ed_operator *op, bool idle);
 } ed_op_vt;
 
 struct ed_operator {
@@ -100,6 +133,11 @@ struct ed_operator {
     int64_t wake_ns;    /* sources returning ED_POLL_IDLE: when to poll again (mono ns) */
     int index;          /* position in the task's chain */
     ed_err err;         /* why it failed */
+    ed_keyed *keyed;    /* keyed operators: key, state and timers; else NULL */
+    ed_operator_store *op_store; /* operator and broadcast state, made on first use */
+    int64_t watermark;  /* the last watermark this operator saw */
+    int64_t pt_callback_at; /* when to call vt->on_processing_time (INT64_MAX: never) */
+    int split;          /* sources: the split the records being emitted come from */
 };
 
 /* ---- emitting -------------------------------------------------------------------------- */
@@ -118,7 +156,32 @@ static inline int ed_out_emit(ed_output *o, const eddy_row *row, int64_t ts)
     return ed_out_emit_slow(o, row, ts);
 }
 int ed_out_emit_side(ed_output *o, const char *tag, const eddy_row *row, int64_t ts);
+/* Hands a watermark to every target: chained operators advance (firing their event-time
+ * timers) and the writers broadcast it. */
 int ed_out_watermark(ed_output *o, int64_t wm);
+/* Hands an idle/active watermark status to every target. */
+int ed_out_idle(ed_output *o, bool idle);
+
+/* ---- time and keys ------------------------------------------------------------------------- */
+/* The operator sees watermark wm: fires its event-time timers <= wm (in order), then
+ * calls vt->on_watermark or forwards wm. */
+int ed_op_advance_watermark(ed_operator *op, int64_t wm);
+/* Fires the operator's processing-time timers <= now, and its callback when due. */
+int ed_op_fire_processing_time(ed_operator *op, int64_t now_ms);
+/* The earliest processing time at which the operator has something to do, or INT64_MAX. */
+int64_t ed_op_next_processing_time(ed_operator *op);
+/* The job's processing time (its clock). */
+int64_t ed_op_now(const ed_operator *op);
+/* Keyed operators: makes the key of `row` (from input `input`) current. 0 or -1. */
+int ed_op_set_key_from_row(ed_operator *op, int input, const eddy_row *row);
+/* Makes the given key bytes current (timers, state iteration). */
+void ed_op_set_key_bytes(ed_operator *op, const uint8_t *key, uint32_t len, int key_group);
+/* Sets the current namespace of state and timers (not copied: keep it alive). */
+void ed_op_set_namespace(ed_operator *op, const uint8_t *ns, uint32_t len);
+/* The current key as a row (decoded on demand), or NULL when not keyed. */
+const eddy_row *ed_op_current_key(ed_operator *op);
+/* The operator's operator/broadcast state store, made on first use. */
+ed_operator_store *ed_op_store(ed_operator *op);
 
 /* Fails the operator: keeps the first message, prefixed with the operator and subtask
  * when the task reports it. Returns -1. */

@@ -17,6 +17,12 @@ extern const ed_op_vt ed_op_agg_vt;
 extern const ed_op_vt ed_op_collection_vt;
 extern const ed_op_vt ed_op_collect_vt;
 
+/* Factory tables of the window operators (ops_window.c), the process-function family
+ * (ops_process.c) and the time operators (ops_time.c); each NULL-terminated. */
+extern const ed_factory *const ed_window_factories[];
+extern const ed_factory *const ed_process_factories[];
+extern const ed_factory *const ed_time_factories[];
+
 /* The collect sink's result: made by the builder, prepared with one part per subtask
  * before the job runs, finished (parts joined) after it. */
 eddy_result *ed_result_new(void);

@@ -44,11 +44,22 @@ static const ed_factory *const factories[] = {
     &ed_connector_filesystem_sink,
 };
 
+static const ed_factory *find_in(const ed_factory *const *t, const char *name,
+                                 ed_factory_kind kind)
+{
+    for (; *t; t++)
+        if ((*t)->kind == kind && strcmp((*t)->name, name) == 0) return *t;
+    return NULL;
+}
+
 const ed_factory *ed_factory_find(const char *name, ed_factory_kind kind)
 {
     if (!name) return NULL;
     for (size_t i = 0; i < ED_ARRAY_LEN(factories); i++)
         if (factories[i]->kind == kind && strcmp(factories[i]->name, name) == 0)
             return factories[i];
-    return NULL;
+    const ed_factory *f = find_in(ed_window_factories, name, kind);
+    if (!f) f = find_in(ed_process_factories, name, kind);
+    if (!f) f = find_in(ed_time_factories, name, kind);
+    return f;
 }

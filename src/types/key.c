@@ -146,6 +146,49 @@ size_t ed_key_write_any(const ed_keyspec *ks, const eddy_row *r, uint8_t *buf, s
     return need;
 }
 
+int ed_key_decode(const ed_keyspec *ks, const uint8_t *key, size_t len, eddy_row_builder *b)
+{
+    eddy_rb_reset(b);
+    size_t pos = 0;
+    for (uint32_t k = 0; k < ks->n; k++) {
+        uint64_t w;
+        if (pos + 8 > len) return -1;
+        memcpy(&w, key + pos, 8);
+        pos += 8;
+        eddy_type t = ks->type[k];
+        if (t == EDDY_STRING || t == EDDY_BYTES) {
+            size_t padded = ED_ALIGN8((size_t)w);
+            if (w > UINT32_MAX || pos + padded > len) return -1;
+            if (eddy_rb_set_str(b, k, (const char *)key + pos, (uint32_t)w)) return -1;
+            pos += padded;
+        } else {
+            eddy_rb_set_i64(b, k, (int64_t)w);
+        }
+    }
+    if (pos + 8 == len) { /* the null mask */
+        uint64_t nulls;
+        memcpy(&nulls, key + pos, 8);
+        for (uint32_t k = 0; k < ks->n; k++)
+            if (nulls >> k & 1) eddy_rb_set_null(b, k);
+        pos += 8;
+    }
+    return pos == len ? 0 : -1;
+}
+
+eddy_schema *ed_keyspec_schema(const ed_keyspec *ks, const eddy_schema *s)
+{
+    ed_strbuf sb;
+    ed_sb_init(&sb);
+    for (uint32_t k = 0; k < ks->n; k++)
+        ed_sb_printf(&sb, "%s`%s` %s", k ? ", " : "", eddy_schema_name(s, ks->idx[k]),
+                     eddy_type_name(ks->type[k]));
+    char msg[256];
+    eddy_schema *out = eddy_schema_parse(sb.len ? sb.data : "", msg, sizeof msg);
+    ed_assert(out);
+    ed_sb_free(&sb);
+    return out;
+}
+
 void ed_key_group_range(int i, int parallelism, int max_parallelism, int *first, int *last)
 {
     ed_assert(parallelism >= 1 && max_parallelism >= parallelism && i >= 0 && i < parallelism);

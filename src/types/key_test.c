@@ -196,3 +196,34 @@ ED_TEST(key_group_ranges_partition_exhaustively)
     ED_CHECK(last == 32767 && ed_key_group_to_subtask(first, 32768, 7) == 6 &&
              ed_key_group_to_subtask(first - 1, 32768, 7) == 5);
 }
+
+ED_TEST(key_bytes_decode_back_to_the_key_row)
+{
+    eddy_schema *s = schema("pad STRING, word STRING, n INT, d DOUBLE");
+    ED_REQUIRE(s);
+    ed_keyspec ks;
+    ed_err e = {0};
+    ED_REQUIRE(ed_keyspec_parse(&ks, s, "word, n, d", &e) == 0);
+    eddy_schema *kschema = ed_keyspec_schema(&ks, s);
+    ED_CHECK_STR(eddy_schema_text(kschema), "word STRING, n INT, d DOUBLE");
+    eddy_row_builder *x = eddy_rb_new_schema(s), *k = eddy_rb_new_schema(kschema);
+    eddy_rb_set_cstr(x, 0, "ignored");
+    eddy_rb_set_cstr(x, 1, "hello, world");
+    eddy_rb_set_null(x, 2);
+    eddy_rb_set_f64(x, 3, 2.5);
+    uint8_t buf[128];
+    size_t n = ed_key_write(&ks, eddy_rb_row(x), buf, sizeof buf);
+    ed_keyspec all;
+    ed_keyspec_all(&all, kschema);
+    ED_REQUIRE(ed_key_decode(&all, buf, n, k) == 0);
+    ed_strbuf sb;
+    ed_sb_init(&sb);
+    ed_row_format_flink(kschema, eddy_rb_row(k), &sb);
+    ED_CHECK_STR(sb.data, "+I[hello, world, null, 2.5]");
+    ED_CHECK(ed_key_decode(&all, buf, n - 4, k) == -1); /* cut mid-word: not a key */
+    ed_sb_free(&sb);
+    eddy_rb_free(x);
+    eddy_rb_free(k);
+    eddy_schema_free(kschema);
+    eddy_schema_free(s);
+}

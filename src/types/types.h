@@ -90,6 +90,14 @@ static inline size_t ed_key_write(const ed_keyspec *ks, const eddy_row *r, uint8
 }
 #pragma GCC diagnostic pop
 
+/* Decodes key bytes written for spec ks into a row whose field k is key field k (b must
+ * have ks->n fields and types: eddy_rb_new_schema of ed_keyspec_schema). 0, or -1 for
+ * bytes that are not a key of ks. */
+int ed_key_decode(const ed_keyspec *ks, const uint8_t *key, size_t len, eddy_row_builder *b);
+/* The schema of key rows for ks over input schema s: the key fields, named as in s. The
+ * caller frees it. */
+eddy_schema *ed_keyspec_schema(const ed_keyspec *ks, const eddy_schema *s);
+
 static inline uint32_t ed_key_hash(const void *key, size_t len)
 {
     return ed_murmur3_32(key, len, 0);

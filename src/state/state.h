@@ -1,0 +1,75 @@
+/*
+ * state.h - the keyed state backend's interface inside eddy (the public handle calls are
+ * in include/eddy/state.h).
+ *
+ * One backend per keyed operator subtask. The runtime sets the current key (its
+ * canonical bytes, types.h, and key group) before it calls a user function or fires a
+ * timer, and the current namespace (a window's bytes; empty for plain keyed state).
+ * Every state of the backend is a table from (key, namespace) to its value, and every
+ * entry remembers its key group, so that a snapshot can be cut, and restored at another
+ * parallelism, by key group (the checkpoint layer's part).
+ *
+ * Processing time for TTL comes from the backend's clock. Nothing is locked: a backend
+ * belongs to its operator's task thread.
+ */
+#ifndef ED_STATE_H
+#define ED_STATE_H
+
+#include <eddy/state.h>
+
+#include "../base/base.h"
+#include "../types/types.h"
+
+typedef struct ed_state_backend ed_state_backend;
+
+/* ctx is the operator's context, handed to reduce/aggregate functions. */
+ed_state_backend *ed_state_backend_new(int max_parallelism, ed_clock *clock, eddy_ctx *ctx);
+void ed_state_backend_free(ed_state_backend *b); /* accepts NULL; frees every state */
+
+/* The current key: canonical key bytes (copied) and their key group. */
+void ed_state_set_key(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group);
+/* The current namespace (copied); len 0 is the default namespace. */
+void ed_state_set_namespace(ed_state_backend *b, const uint8_t *ns, uint32_t len);
+
+/* The state of a descriptor, created on first use; the same handle for the same name.
+ * NULL with err set for an invalid descriptor or a name used with another kind or
+ * schema. */
+eddy_state *ed_state_get(ed_state_backend *b, const eddy_state_desc *desc, ed_err *err);
+
+/* List entries may carry an event timestamp (the window operator keeps elements with
+ * theirs); eddy_list_add stores EDDY_NO_TIMESTAMP. */
+int ed_list_add_ts(eddy_state *s, const eddy_row *value, int64_t ts);
+int64_t ed_list_timestamp(eddy_state *s, size_t i);
+/* Removes list elements for which keep[i] is false (evictors). */
+int ed_list_retain(eddy_state *s, const bool *keep, size_t n);
+
+/* Merges the values of the source namespaces into the target namespace of the current
+ * key and clears the sources (merging windows): lists concatenate, reducing and
+ * aggregating states combine with their functions (aggregate merge), values keep the
+ * target's, or the first source's when the target has none. */
+int ed_state_merge_namespaces(eddy_state *s, const uint8_t *target, uint32_t tlen,
+                              const uint8_t *const *sources, const uint32_t *slens, int n,
+                              ed_err *err);
+
+/* Calls fn with every (key, namespace) that has a value in s, with that key and
+ * namespace current during the call; fn may read and write s, and clear it. */
+typedef int (*ed_state_key_fn)(eddy_state *s, const uint8_t *key, uint32_t klen,
+                               const uint8_t *ns, uint32_t nslen, void *arg);
+int ed_state_for_each(eddy_state *s, ed_state_key_fn fn, void *arg);
+
+/* Number of (key, namespace) entries of s that hold a value (for tests and metrics). */
+size_t ed_state_entries(eddy_state *s);
+
+/* ---- operator and broadcast state ----------------------------------------------------------
+ * Per operator subtask, not keyed: named lists (operator state, split or union on
+ * restore) and named maps (broadcast state, the same on every subtask). */
+typedef struct ed_operator_store ed_operator_store;
+ed_operator_store *ed_operator_store_new(eddy_ctx *ctx);
+void ed_operator_store_free(ed_operator_store *o);
+eddy_state *ed_operator_list(ed_operator_store *o, const eddy_state_desc *desc,
+                             eddy_operator_state_mode mode, ed_err *err);
+eddy_state *ed_broadcast_map(ed_operator_store *o, const eddy_state_desc *desc, ed_err *err);
+/* Broadcast state is read-only in process_element: writes fail with an error. */
+void ed_broadcast_set_read_only(eddy_state *s, bool ro);
+
+#endif

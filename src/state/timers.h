@@ -1,0 +1,46 @@
+/*
+ * timers.h - the timer service of a keyed operator: event-time and processing-time timers
+ * per (key, namespace, time), deduplicated, firing in timestamp order.
+ *
+ * Each domain is a binary min-heap ordered by (time, insertion order), with a hash set
+ * over (key, namespace, time) for deduplication and deletion; deleting marks the heap
+ * entry dead and the pop skips it. Timers remember their key group: they are part of the
+ * operator's keyed state and are snapshotted with it. One service per operator subtask,
+ * used by its task thread only.
+ */
+#ifndef ED_TIMERS_H
+#define ED_TIMERS_H
+
+#include <eddy/time.h>
+
+#include "../base/base.h"
+
+typedef struct ed_timer {
+    int64_t time;
+    const uint8_t *key; /* valid until the next call on the service */
+    uint32_t klen;
+    int key_group;
+    const uint8_t *ns;
+    uint32_t nslen;
+} ed_timer;
+
+typedef struct ed_timer_service ed_timer_service;
+
+ed_timer_service *ed_timers_new(void);
+void ed_timers_free(ed_timer_service *t); /* accepts NULL */
+
+/* Adds a timer unless the same (domain, key, namespace, time) exists. 0 or -1 (memory). */
+int ed_timers_register(ed_timer_service *t, eddy_time_domain d, int64_t time,
+                       const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
+                       uint32_t nslen);
+/* Removes such a timer if it exists. */
+void ed_timers_delete(ed_timer_service *t, eddy_time_domain d, int64_t time,
+                      const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen);
+/* The earliest live timer of domain d if its time <= limit: removes it, fills *out and
+ * returns true. Timers of equal time come out in the order they were registered. */
+bool ed_timers_pop(ed_timer_service *t, eddy_time_domain d, int64_t limit, ed_timer *out);
+/* The time of the earliest live timer of d, or INT64_MAX. */
+int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain d);
+size_t ed_timers_count(ed_timer_service *t, eddy_time_domain d);
+
+#endif
