@@ -46,7 +46,8 @@ typedef struct eddy_state_ttl {
      * when their memory is reclaimed. */
     bool cleanup_full_snapshot;  /* leave expired entries out of full snapshots */
     int cleanup_incremental;     /* entries examined per state access (0: off) */
-    bool cleanup_on_read;        /* drop an expired entry when it is read (default on) */
+    bool keep_expired_on_read;   /* do not drop an expired entry when it is read (Flink
+                                  * drops it: the default, false, does too) */
 } eddy_state_ttl;
 
 /* The functions of an AggregateFunction, by name, with the accumulator's schema. */

@@ -64,6 +64,10 @@ typedef struct eddy_watermark_strategy {
     eddy_fn on_periodic;             /* PERIODIC: eddy_wm_periodic_fn */
     int64_t idleness_ms;             /* with_idleness: 0 never idle */
     bool per_split;                  /* applied at a source: one generator per split */
+    /* Emit the watermark right after the record that advances it, instead of every
+     * pipeline.auto-watermark-interval: deterministic (tests, replays) at the cost of a
+     * watermark per advancing record. Not in Flink, which is periodic only. */
+    bool per_record;
 } eddy_watermark_strategy;
 
 /* Flink's WatermarkStrategy.forBoundedOutOfOrderness(...).withTimestampAssigner(field). */

@@ -29,6 +29,8 @@ struct eddy_env {
     pthread_mutex_t mu; /* guards running and cancel_requested */
     ed_job *running;
     bool cancel_requested;
+    ed_manual_clock manual; /* eddy_env_use_manual_clock */
+    bool use_manual;
 };
 
 /* Takes ownership of cfg; code may be NULL (functions resolve in the process). */

@@ -107,6 +107,21 @@ static int apply_logging(eddy_env *env)
     return 0;
 }
 
+void eddy_env_use_manual_clock(eddy_env *env, int64_t start_ms)
+{
+    ed_manual_clock_init(&env->manual, start_ms);
+    env->use_manual = true;
+}
+
+void eddy_env_advance_clock(eddy_env *env, int64_t ms)
+{
+    if (!env->use_manual) return;
+    ed_manual_clock_advance(&env->manual, ms);
+    pthread_mutex_lock(&env->mu);
+    if (env->running) ed_job_wake(env->running);
+    pthread_mutex_unlock(&env->mu);
+}
+
 int eddy_execute(eddy_env *env, const char *job_name)
 {
     if (env->err.set) return -1;
@@ -115,7 +130,8 @@ int eddy_execute(eddy_env *env, const char *job_name)
     const char *name = cfg_name && *cfg_name ? cfg_name : job_name ? job_name : "eddy job";
     ed_job *job = ed_xcalloc(1, sizeof(*job));
     ed_err err = {0};
-    if (ed_job_create(job, &env->sg, env->cfg, env->code, name, &err)) {
+    ed_clock *clock = env->use_manual ? &env->manual.base : ed_clock_system();
+    if (ed_job_create(job, &env->sg, env->cfg, env->code, name, clock, &err)) {
         ed_err_set(&env->err, "job '%s': %s", name, err.msg);
         ed_job_destroy(job);
         free(job);

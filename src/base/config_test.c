@@ -28,9 +28,11 @@ ED_TEST(key_table_comes_from_def_file)
     ED_CHECK_INT(k->type, ED_CFG_BYTES);
     ED_CHECK(ed_config_key_find("no.such.key") == NULL);
     size_t n = 0;
-    while (ed_config_keys[n].name)
+    while (ed_config_keys[n].name) {
+        ED_CHECK(ed_config_keys[n].description && *ed_config_keys[n].description);
         n++;
-    ED_CHECK_INT(n, 11);
+    }
+    ED_CHECK(n > 10);
     ED_CHECK(ed_config_keys[n].description == NULL);
 }
 

@@ -18,6 +18,7 @@
  *   uint32 len (whole element) | uint8 tag | 3 bytes pad | payload
  *   RECORD:    int64 timestamp, then the row (its own size header)
  *   WATERMARK: int64 watermark
+ *   STATUS:    int64 1 = idle, 0 = active (watermark status)
  *   END:       nothing (end of this channel's input)
  */
 #ifndef ED_CHANNEL_H
@@ -28,7 +29,7 @@
 
 #include "../base/base.h"
 
-enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3 };
+enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3, ED_EL_STATUS = 4 };
 #define ED_EL_HEADER 8u
 #define ED_EL_RECORD_OVERHEAD 16u
 
@@ -75,6 +76,7 @@ typedef struct ed_channel {
     uint32_t rpos;
     int64_t watermark;
     bool ended;
+    bool idle; /* its producer declared itself idle: left out of the watermark */
     int input; /* logical input index at the consumer's head operator */
     /* fixed */
     _Alignas(64) uint32_t mask;

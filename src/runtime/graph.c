@@ -116,11 +116,13 @@ int ed_job_graph_build(const ed_stream_graph *sg, const ed_config *cfg, ed_job_g
             return ed_err_set(err,
                               "operator '%s': parallelism %d exceeds pipeline.max-parallelism %d",
                               n->name, p, jg->max_parallelism);
-        jg->node_parallelism[i] = p;
         for (int k = 0; k < n->ninputs; k++)
             if (collect_inputs(sg, n->inputs[k], ED_PART_DEFAULT, NULL, NULL, k, &jg->inputs[i],
                                0, err))
                 return -1;
+        if (n->inherit_parallelism && n->parallelism == 0 && jg->inputs[i].n > 0)
+            p = jg->node_parallelism[jg->inputs[i].v[0].from];
+        jg->node_parallelism[i] = p;
     }
     if (!any_sink)
         return ed_err_set(err, "the job has no sink: add eddy_print, eddy_sink or eddy_collect");

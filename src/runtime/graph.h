@@ -80,6 +80,7 @@ struct ed_node {
     size_t blob_len;
     struct eddy_result *result; /* collect sinks: where rows go (in-process only) */
     bool disable_chaining, start_new_chain;
+    bool inherit_parallelism; /* without its own: its input's (as Flink's timestamp assigner) */
 };
 
 /* The value of option/parameter key of a node, or NULL. */

@@ -32,6 +32,14 @@ void ed_job_fail(ed_job *job, const char *fmt, ...)
     ed_job_cancel(job);
 }
 
+void ed_job_wake(ed_job *job)
+{
+    for (int i = 0; i < job->ntasks; i++) {
+        atomic_fetch_add(&job->tasks[i]->gate.pending, 1);
+        ed_gate_notify(&job->tasks[i]->gate);
+    }
+}
+
 void ed_job_cancel(ed_job *job)
 {
     atomic_store(&job->cancel, true);
@@ -135,7 +143,11 @@ static int make_task(ed_job *job, const ed_vertex *v, int s, ed_task **out, ed_e
                                     .max_parallelism = job->jg.max_parallelism,
                                     .ts = ED_TS_NONE};
         op->out.op = op;
+        op->watermark = INT64_MIN;
+        op->pt_callback_at = INT64_MAX;
         if (n->schema) op->out.rb = eddy_rb_new_schema(n->schema);
+        if (n->keying.keyed && n->kind == ED_NODE_OPERATOR && ed_op_keyed_init(op, err))
+            return ed_err_wrap(err, "operator '%s'", n->name);
     }
     /* chained targets */
     for (int k = 1; k < v->nnodes; k++) {
@@ -197,9 +209,10 @@ static int make_writer(ed_job *job, ed_task *t, const ed_jedge *e, ed_writer **o
 }
 
 int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
-                  const char *name, ed_err *err)
+                  const char *name, ed_clock *clock, ed_err *err)
 {
     memset(job, 0, sizeof(*job));
+    job->clock = clock ? clock : ed_clock_system();
     job->sg = sg;
     job->cfg = cfg;
     job->code = code;
@@ -347,6 +360,8 @@ void ed_job_destroy(ed_job *job)
             free(o->sides);
             free(o->targets);
             eddy_rb_free(o->rb);
+            ed_op_keyed_free(&t->ops[i]);
+            ed_operator_store_free(t->ops[i].op_store);
         }
         free(t->ops);
         ed_mail *m = t->mails;

@@ -30,6 +30,12 @@ void ed_result_free(eddy_result *r);
 void ed_result_prepare(eddy_result *r, int parallelism);
 void ed_result_finish(eddy_result *r);
 
+/* Timestamps and watermarks (ops_time.c): a validated strategy as a node's plan data. */
+typedef struct ed_wm_spec ed_wm_spec;
+ed_wm_spec *ed_wm_spec_new(const eddy_watermark_strategy *ws, const eddy_schema *schema,
+                           ed_err *err);
+void ed_wm_spec_free(void *spec);
+
 /* True when an operator of the task has recorded a failure. */
 bool ed_task_has_error(const ed_task *t);
 

@@ -1,6 +1,1470 @@
 /*
- * ops_window.c - the window operators (filled in as they are written).
+ * ops_window.c - the window operator, as Flink's WindowOperator and EvictingWindowOperator.
+ *
+ * Windows are namespaces of keyed state. A window [start, end) is the 16 bytes (start,
+ * end); the global window is [INT64_MIN, INT64_MAX). Per key and window the operator
+ * keeps its contents in the keyed state backend of its subtask:
+ *
+ *   reduce, sum/min/max...   a REDUCING state: one row, combined as elements arrive
+ *   aggregate                an AGGREGATING state: one accumulator
+ *   process, any evictor     a LIST of (row, timestamp): every element
+ *   join, co-group           two LISTs, one per input
+ *
+ * An element is assigned its windows; each window that is not late gets the element, and
+ * the trigger decides (onElement) whether to fire, purge or wait. Triggers register
+ * timers in the window's namespace; when one fires (the runtime makes its key and
+ * namespace current and calls on_timer) the trigger decides again. Each window also gets
+ * a cleanup timer at max timestamp + allowed lateness (event time) or max timestamp
+ * (processing time), which clears contents, trigger state and per-window state. A firing
+ * emits with the window's max timestamp (end - 1) as event timestamp.
+ *
+ * Merging windows (sessions) keep Flink's MergingWindowSet per key: a list of (window,
+ * state window) pairs in the key's default namespace. A new element's window is merged
+ * with every window it overlaps or touches; the merged window keeps the state window of
+ * the earliest of them, the other state windows are merged into it
+ * (ed_state_merge_namespaces), the trigger's onMerge re-registers its timers and the old
+ * windows' triggers and cleanup timers are cleared. So an element that bridges two
+ * sessions turns them into one. One deliberate difference from Flink: a new window equal
+ * to an existing one keeps the existing window's state window (Flink overwrites the
+ * mapping and loses that state, a corner only dynamic gaps reach).
+ *
+ * Triggers are a table of built-in implementations (event time, processing time, count,
+ * continuous, delta, never) plus the custom one that calls the user's functions; purging
+ * turns FIRE into FIRE_AND_PURGE. Evictors run on the fired list before and/or after the
+ * function, and the surviving elements stay in state (ed_list_retain).
+ *
+ * window_all is a keyed window whose key selector gives every record the same key, run
+ * with parallelism 1 (the "window_all" factory allows no more).
+ *
+ * Hot path: no allocation per record. Namespaces live in fixed buffers; assigned windows,
+ * merging sets and fired elements reuse arrays that grow; rows copied out of state when a
+ * window fires go to an arena reset after each firing. When the cleanup timer coincides
+ * with the trigger's own (no lateness, event-time or processing-time trigger) it is not
+ * registered twice.
  */
-#include "operators.h"
+#include <stdlib.h>
+#include <string.h>
 
-const ed_factory *const ed_window_factories[] = {NULL};
+#include "../base/log.h"
+#include "operators.h"
+#include "window_int.h"
+
+typedef struct mws_entry {
+    ed_win w, sw; /* window, state window */
+} mws_entry;
+
+typedef struct side_elems {
+    const eddy_row **rows;
+    int64_t *ts;
+    size_t n, cap;
+} side_elems;
+
+typedef struct ed_window_op ed_window_op;
+
+/* A trigger's behaviour; each returns an eddy_trigger_result or -1. */
+typedef struct trig_vt {
+    int (*element)(ed_window_op *w, const eddy_row *row, int64_t ts);
+    int (*event)(ed_window_op *w, int64_t time);
+    int (*proc)(ed_window_op *w, int64_t time);
+    int (*merge)(ed_window_op *w);
+    int (*clear)(ed_window_op *w);
+} trig_vt;
+
+struct ed_window_op {
+    ed_operator *op;
+    const ed_window_spec *spec;
+    eddy_trigger trig; /* resolved kind */
+    const trig_vt *tv;
+    bool event_time, merging, evicting, skip_cleanup, in_fn;
+    int nlists; /* 1, or 2 for join and co-group */
+    eddy_state *contents[2];
+    eddy_state *mws;
+    eddy_state *count_st, *fire_st, *delta_st;
+    /* user functions */
+    eddy_reduce_fn reduce;
+    void (*fn)(void); /* process, join or co-group */
+    eddy_agg_create_fn agg_create;
+    eddy_agg_add_fn agg_add;
+    eddy_agg_result_fn agg_result;
+    eddy_session_gap_fn gap_fn;
+    eddy_trigger_element_fn t_element;
+    eddy_trigger_time_fn t_event, t_proc;
+    eddy_trigger_merge_fn t_merge;
+    eddy_trigger_clear_fn t_clear;
+    eddy_delta_fn t_delta, e_delta;
+    eddy_evict_fn ev_before, ev_after;
+    /* built-in aggregation */
+    ed_wagg agg;
+    uint32_t field;
+    eddy_type ftype;
+    /* states touched by custom triggers and by window functions (for merging, clearing) */
+    eddy_state **tstates;
+    eddy_state_kind *tkinds;
+    int ntstates;
+    eddy_state **wstates;
+    int nwstates;
+    /* scratch, reused */
+    ed_win *wins;
+    size_t nwins, wcap;
+    mws_entry *map;
+    int nmap, mapcap;
+    bool map_dirty;
+    ed_win *cand, *merged;
+    int *cidx;
+    int candcap;
+    const uint8_t **srcs;
+    uint32_t *slens;
+    uint8_t *srcbuf;
+    int srccap;
+    side_elems el[2];
+    size_t *orig;
+    bool *evicted, *keep;
+    size_t evcap;
+    ed_arena arena;
+    eddy_row_builder *rb_mws, *rb_one, *rb_a, *rb_b, *rb_res;
+    uint8_t ns_state[16], ns_tmp[16], ns_user[16];
+    eddy_trigger_ctx tctx;
+    uint64_t late_dropped;
+};
+
+static const ed_op_vt ed_op_window_vt;
+
+/* ---- small helpers ------------------------------------------------------------------------- */
+
+static inline int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+static inline int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_sub_overflow(a, b, &r) ? (b > 0 ? INT64_MIN : INT64_MAX) : r;
+}
+
+static inline ed_win ns_win(const uint8_t *ns)
+{
+    ed_win w;
+    memcpy(&w.start, ns, 8);
+    memcpy(&w.end, ns + 8, 8);
+    return w;
+}
+
+static inline bool win_eq(ed_win a, ed_win b) { return a.start == b.start && a.end == b.end; }
+
+static inline void set_ns(ed_window_op *w, const uint8_t *ns) { ed_op_set_namespace(w->op, ns, 16); }
+static inline void set_ns_void(ed_window_op *w) { ed_op_set_namespace(w->op, NULL, 0); }
+
+/* Flink's TimeWindow.getWindowStartWithOffset, for negative timestamps too. */
+static inline int64_t window_start(int64_t ts, int64_t offset, int64_t size)
+{
+    int64_t rem = (ts - offset) % size;
+    return rem < 0 ? ts - (rem + size) : ts - rem;
+}
+
+/* Flink's cleanupTime: max timestamp + lateness in event time (INT64_MAX on overflow). */
+static inline int64_t cleanup_time(const ed_window_op *w, ed_win win)
+{
+    int64_t m = ed_win_max_ts(win);
+    if (!w->event_time) return m;
+    int64_t t = sat_add(m, w->spec->lateness_ms);
+    return t >= m ? t : INT64_MAX;
+}
+
+static inline bool window_late(const ed_window_op *w, ed_win win)
+{
+    return w->event_time && cleanup_time(w, win) <= w->op->watermark;
+}
+
+static int fail_user(ed_window_op *w, const char *what, const char *name)
+{
+    ed_operator *op = w->op;
+    if (!op->err.set && !ed_task_has_error(op->task) && !ed_op_cancelled(op))
+        ed_op_fail(op, "%s '%s' failed", what, name ? name : "?");
+    return -1;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return p;
+    size_t c = *cap ? *cap : 8;
+    while (c < need) c *= 2;
+    *cap = c;
+    return ed_xrealloc(p, c * elem);
+}
+
+/* ---- timers -------------------------------------------------------------------------------- */
+
+int ed_window_trigger_timer(eddy_trigger_ctx *t, eddy_time_domain d, int64_t time, bool del)
+{
+    ed_keyed *k = t->op->keyed;
+    if (!k) return -1;
+    if (del) {
+        ed_timers_delete(k->timers, d, time, k->key, k->klen, t->ns, 16);
+        return 0;
+    }
+    if (ed_timers_register(k->timers, d, time, k->key, k->klen, k->key_group, t->ns, 16))
+        return ed_op_fail(t->op, "out of memory for timers");
+    return 0;
+}
+
+static int timer_at(ed_window_op *w, ed_win win, bool del)
+{
+    int64_t t = cleanup_time(w, win);
+    if (t == INT64_MAX) return 0;
+    ed_keyed *k = w->op->keyed;
+    eddy_time_domain d = w->event_time ? EDDY_EVENT_TIME : EDDY_PROCESSING_TIME;
+    ed_win_ns(win, w->ns_tmp);
+    if (del) {
+        ed_timers_delete(k->timers, d, t, k->key, k->klen, w->ns_tmp, 16);
+        return 0;
+    }
+    if (ed_timers_register(k->timers, d, t, k->key, k->klen, k->key_group, w->ns_tmp, 16))
+        return ed_op_fail(w->op, "out of memory for timers");
+    return 0;
+}
+
+static inline int register_cleanup(ed_window_op *w, ed_win win)
+{
+    return w->skip_cleanup ? 0 : timer_at(w, win, false);
+}
+
+/* ---- state ---------------------------------------------------------------------------------- */
+
+static eddy_state *get_state(ed_window_op *w, const eddy_state_desc *d)
+{
+    ed_err e = {0};
+    eddy_state *s = ed_state_get(w->op->keyed->backend, d, &e);
+    if (!s) ed_op_fail(w->op, "window state '%s': %s", d->name, e.msg);
+    return s;
+}
+
+static void track(eddy_state ***v, eddy_state_kind **kinds, int *n, eddy_state *s,
+                  eddy_state_kind k)
+{
+    for (int i = 0; i < *n; i++)
+        if ((*v)[i] == s) return;
+    *v = ed_xrealloc(*v, sizeof(**v) * (size_t)(*n + 1));
+    if (kinds) {
+        *kinds = ed_xrealloc(*kinds, sizeof(**kinds) * (size_t)(*n + 1));
+        (*kinds)[*n] = k;
+    }
+    (*v)[(*n)++] = s;
+}
+
+eddy_state *ed_window_trigger_state(eddy_trigger_ctx *t, const eddy_state_desc *desc)
+{
+    ed_window_op *w = t->wop;
+    eddy_state *s = get_state(w, desc);
+    if (!s) return NULL;
+    track(&w->tstates, &w->tkinds, &w->ntstates, s, desc->kind);
+    set_ns(w, t->ns);
+    return s;
+}
+
+static ed_window_op *window_of(eddy_ctx *ctx, const char *what)
+{
+    ed_operator *op = ctx->op;
+    if (op->vt != &ed_op_window_vt || !op->state || !((ed_window_op *)op->state)->in_fn) {
+        eddy_fail(ctx, "%s: only inside a window function", what);
+        return NULL;
+    }
+    return op->state;
+}
+
+eddy_state *ed_window_ctx_window_state(eddy_ctx *ctx, const eddy_state_desc *desc)
+{
+    ed_window_op *w = window_of(ctx, "eddy_ctx_window_state");
+    if (!w) return NULL;
+    if (w->merging) {
+        eddy_fail(ctx, "eddy_ctx_window_state: per-window state is not allowed when using "
+                  "merging windows");
+        return NULL;
+    }
+    eddy_state *s = get_state(w, desc);
+    if (!s) return NULL;
+    track(&w->wstates, NULL, &w->nwstates, s, desc->kind);
+    ed_win_ns((ed_win){ctx->win_start, ctx->win_end}, w->ns_user);
+    set_ns(w, w->ns_user);
+    return s;
+}
+
+eddy_state *ed_window_ctx_global_state(eddy_ctx *ctx, const eddy_state_desc *desc)
+{
+    ed_window_op *w = window_of(ctx, "eddy_ctx_global_state");
+    if (!w) return NULL;
+    eddy_state *s = get_state(w, desc);
+    if (s) set_ns_void(w);
+    return s;
+}
+
+/* Merges the namespaces of windows src[0..n) into target for state s. */
+static int merge_ns(ed_window_op *w, eddy_state *s, ed_win target, const ed_win *src, int n)
+{
+    if (n <= 0) return 0;
+    size_t cap = (size_t)w->srccap;
+    if ((size_t)n > cap) {
+        size_t c2 = cap, c3 = cap;
+        w->srcs = grow(w->srcs, &cap, (size_t)n, sizeof(*w->srcs));
+        w->slens = grow(w->slens, &c2, (size_t)n, sizeof(*w->slens));
+        w->srcbuf = grow(w->srcbuf, &c3, (size_t)n, 16);
+        w->srccap = (int)cap;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (win_eq(src[i], target)) continue;
+        ed_win_ns(src[i], w->srcbuf + 16 * k);
+        w->srcs[k] = w->srcbuf + 16 * k;
+        w->slens[k] = 16;
+        k++;
+    }
+    uint8_t t[16];
+    ed_win_ns(target, t);
+    ed_err e = {0};
+    if (k && ed_state_merge_namespaces(s, t, 16, w->srcs, w->slens, k, &e))
+        return ed_op_fail(w->op, "merging windows: %s", e.msg);
+    return 0;
+}
+
+static void clear_contents(ed_window_op *w, const uint8_t *sns)
+{
+    set_ns(w, sns);
+    for (int i = 0; i < w->nlists; i++) eddy_state_clear(w->contents[i]);
+}
+
+/* ---- internal reduce functions (state descriptors name them) -------------------------------- */
+
+int ed_window_reduce_sum0(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                          eddy_row_builder *out);
+int ed_window_reduce_min0(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                          eddy_row_builder *out);
+int ed_window_builtin_reduce(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                             eddy_row_builder *out);
+
+int ed_window_reduce_sum0(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                          eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0) + eddy_row_i64(in, 0));
+    return 0;
+}
+
+int ed_window_reduce_min0(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                          eddy_row_builder *out)
+{
+    int64_t a = eddy_row_i64(acc, 0), b = eddy_row_i64(in, 0);
+    eddy_rb_set_i64(out, 0, a < b ? a : b);
+    return 0;
+}
+
+/* <0, 0, >0 as field f of a compares to field f of b; NULL is smallest. */
+static int cmp_field(eddy_type t, const eddy_row *a, const eddy_row *b, uint32_t f)
+{
+    bool na = eddy_row_is_null(a, f), nb = eddy_row_is_null(b, f);
+    if (na || nb) return (int)nb - (int)na;
+    if (t == EDDY_DOUBLE) {
+        double x = eddy_row_f64(a, f), y = eddy_row_f64(b, f);
+        return (x > y) - (x < y);
+    }
+    if (t == EDDY_STRING || t == EDDY_BYTES) {
+        eddy_str x = eddy_row_str(a, f), y = eddy_row_str(b, f);
+        int c = memcmp(x.ptr, y.ptr, x.len < y.len ? x.len : y.len);
+        return c ? c : (x.len > y.len) - (x.len < y.len);
+    }
+    int64_t x = eddy_row_i64(a, f), y = eddy_row_i64(b, f);
+    return (x > y) - (x < y);
+}
+
+/* sum/min/max keep the first row with the field aggregated; min_by/max_by keep the row
+ * holding the extreme, the first one on ties (as the rolling aggregations). */
+static int builtin_combine(ed_window_op *w, const eddy_row *acc, const eddy_row *in,
+                           eddy_row_builder *out)
+{
+    uint32_t f = w->field;
+    int c;
+    switch (w->agg) {
+    case ED_WAGG_MIN_BY:
+        return eddy_rb_copy(out, cmp_field(w->ftype, in, acc, f) < 0 ? in : acc);
+    case ED_WAGG_MAX_BY:
+        return eddy_rb_copy(out, cmp_field(w->ftype, in, acc, f) > 0 ? in : acc);
+    default:
+        break;
+    }
+    if (eddy_rb_copy(out, acc)) return -1;
+    if (eddy_row_is_null(in, f)) return 0;
+    if (eddy_row_is_null(acc, f)) {
+        eddy_rb__put(out, f, eddy_row_slot(in, f));
+        return 0;
+    }
+    switch (w->agg) {
+    case ED_WAGG_SUM:
+        if (w->ftype == EDDY_DOUBLE)
+            eddy_rb_set_f64(out, f, eddy_row_f64(acc, f) + eddy_row_f64(in, f));
+        else if (w->ftype == EDDY_INT)
+            eddy_rb_set_i32(out, f, (int32_t)((uint32_t)eddy_row_slot(acc, f) +
+                                              (uint32_t)eddy_row_slot(in, f)));
+        else
+            eddy_rb__put(out, f, eddy_row_slot(acc, f) + eddy_row_slot(in, f));
+        break;
+    case ED_WAGG_MIN:
+    case ED_WAGG_MAX:
+        c = cmp_field(w->ftype, in, acc, f);
+        if ((w->agg == ED_WAGG_MIN && c < 0) || (w->agg == ED_WAGG_MAX && c > 0))
+            eddy_rb__put(out, f, eddy_row_slot(in, f));
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int ed_window_builtin_reduce(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in,
+                             eddy_row_builder *out)
+{
+    return builtin_combine(ctx->op->state, acc, in, out);
+}
+
+/* ---- triggers ------------------------------------------------------------------------------- */
+
+static inline int64_t tmax(ed_window_op *w) { return ed_win_max_ts(w->tctx.win); }
+static inline int64_t wm(ed_window_op *w) { return w->op->watermark; }
+
+static int reg(ed_window_op *w, eddy_time_domain d, int64_t t)
+{
+    return ed_window_trigger_timer(&w->tctx, d, t, false);
+}
+static int del(ed_window_op *w, eddy_time_domain d, int64_t t)
+{
+    return ed_window_trigger_timer(&w->tctx, d, t, true);
+}
+static int cont(ed_window_op *w, int64_t t) { return EDDY_TRIGGER_CONTINUE; }
+static int none(ed_window_op *w) { return 0; }
+static int cont_el(ed_window_op *w, const eddy_row *r, int64_t ts) { return EDDY_TRIGGER_CONTINUE; }
+
+/* A trigger state of one BIGINT ("count", "fire-time") in the current window. */
+static int64_t get_i64(ed_window_op *w, eddy_state *s, bool *found)
+{
+    set_ns(w, w->tctx.ns);
+    const eddy_row *r = eddy_reducing_get(s);
+    *found = r != NULL;
+    return r ? eddy_row_i64(r, 0) : 0;
+}
+static int add_i64(ed_window_op *w, eddy_state *s, int64_t v)
+{
+    set_ns(w, w->tctx.ns);
+    eddy_rb_reset(w->rb_one);
+    eddy_rb_set_i64(w->rb_one, 0, v);
+    return eddy_reducing_add(s, eddy_rb_row(w->rb_one));
+}
+static int merge_trigger_state(ed_window_op *w, eddy_state *s)
+{
+    return merge_ns(w, s, w->tctx.win, w->tctx.merged, w->tctx.nmerged);
+}
+
+/* EventTimeTrigger */
+static int et_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    if (tmax(w) <= wm(w)) return EDDY_TRIGGER_FIRE;
+    return reg(w, EDDY_EVENT_TIME, tmax(w)) ? -1 : EDDY_TRIGGER_CONTINUE;
+}
+static int et_event(ed_window_op *w, int64_t t)
+{
+    return t == tmax(w) ? EDDY_TRIGGER_FIRE : EDDY_TRIGGER_CONTINUE;
+}
+static int et_merge(ed_window_op *w)
+{
+    return tmax(w) > wm(w) ? reg(w, EDDY_EVENT_TIME, tmax(w)) : 0;
+}
+static int et_clear(ed_window_op *w) { return del(w, EDDY_EVENT_TIME, tmax(w)); }
+
+/* ProcessingTimeTrigger */
+static int pt_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    return reg(w, EDDY_PROCESSING_TIME, tmax(w)) ? -1 : EDDY_TRIGGER_CONTINUE;
+}
+static int pt_proc(ed_window_op *w, int64_t t) { return EDDY_TRIGGER_FIRE; }
+static int pt_merge(ed_window_op *w)
+{
+    return tmax(w) > ed_op_now(w->op) ? reg(w, EDDY_PROCESSING_TIME, tmax(w)) : 0;
+}
+static int pt_clear(ed_window_op *w) { return del(w, EDDY_PROCESSING_TIME, tmax(w)); }
+
+/* CountTrigger */
+static int ct_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    if (add_i64(w, w->count_st, 1)) return -1;
+    bool found;
+    if (get_i64(w, w->count_st, &found) >= w->trig.count) {
+        eddy_state_clear(w->count_st);
+        return EDDY_TRIGGER_FIRE;
+    }
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int ct_merge(ed_window_op *w) { return merge_trigger_state(w, w->count_st); }
+static int ct_clear(ed_window_op *w)
+{
+    set_ns(w, w->tctx.ns);
+    eddy_state_clear(w->count_st);
+    return 0;
+}
+
+/* ContinuousEventTimeTrigger and ContinuousProcessingTimeTrigger */
+static int cont_next(ed_window_op *w, eddy_time_domain d, int64_t time)
+{
+    int64_t next = sat_add(time, w->trig.interval_ms);
+    if (next > tmax(w)) next = tmax(w);
+    if (add_i64(w, w->fire_st, next)) return -1;
+    return reg(w, d, next);
+}
+static int cet_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    if (tmax(w) <= wm(w)) return EDDY_TRIGGER_FIRE;
+    if (reg(w, EDDY_EVENT_TIME, tmax(w))) return -1;
+    bool found;
+    get_i64(w, w->fire_st, &found);
+    if (!found && cont_next(w, EDDY_EVENT_TIME, ts - ts % w->trig.interval_ms)) return -1;
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int cet_event(ed_window_op *w, int64_t t)
+{
+    if (t == tmax(w)) return EDDY_TRIGGER_FIRE;
+    bool found;
+    int64_t f = get_i64(w, w->fire_st, &found);
+    if (found && f == t) {
+        eddy_state_clear(w->fire_st);
+        return cont_next(w, EDDY_EVENT_TIME, t) ? -1 : EDDY_TRIGGER_FIRE;
+    }
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int cont_clear(ed_window_op *w, eddy_time_domain d)
+{
+    bool found;
+    int64_t f = get_i64(w, w->fire_st, &found);
+    if (found) {
+        if (del(w, d, f)) return -1;
+        eddy_state_clear(w->fire_st);
+    }
+    return 0;
+}
+static int cont_merge(ed_window_op *w, eddy_time_domain d)
+{
+    if (merge_trigger_state(w, w->fire_st)) return -1;
+    bool found;
+    int64_t f = get_i64(w, w->fire_st, &found);
+    return found ? reg(w, d, f) : 0;
+}
+static int cet_clear(ed_window_op *w) { return cont_clear(w, EDDY_EVENT_TIME); }
+static int cet_merge(ed_window_op *w) { return cont_merge(w, EDDY_EVENT_TIME); }
+static int cpt_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    bool found;
+    get_i64(w, w->fire_st, &found);
+    int64_t now = ed_op_now(w->op);
+    if (!found && cont_next(w, EDDY_PROCESSING_TIME, now - now % w->trig.interval_ms)) return -1;
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int cpt_proc(ed_window_op *w, int64_t t)
+{
+    bool found;
+    int64_t f = get_i64(w, w->fire_st, &found);
+    if (found && f == t) {
+        eddy_state_clear(w->fire_st);
+        return cont_next(w, EDDY_PROCESSING_TIME, t) ? -1 : EDDY_TRIGGER_FIRE;
+    }
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int cpt_clear(ed_window_op *w) { return cont_clear(w, EDDY_PROCESSING_TIME); }
+static int cpt_merge(ed_window_op *w) { return cont_merge(w, EDDY_PROCESSING_TIME); }
+
+/* DeltaTrigger: fires when delta(last fired element, element) > threshold. */
+static int dt_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    set_ns(w, w->tctx.ns);
+    const eddy_row *last = eddy_value_get(w->delta_st);
+    if (!last) return eddy_value_update(w->delta_st, r) ? -1 : EDDY_TRIGGER_CONTINUE;
+    if (w->t_delta(last, r) > w->trig.threshold)
+        return eddy_value_update(w->delta_st, r) ? -1 : EDDY_TRIGGER_FIRE;
+    return EDDY_TRIGGER_CONTINUE;
+}
+static int dt_clear(ed_window_op *w)
+{
+    set_ns(w, w->tctx.ns);
+    eddy_state_clear(w->delta_st);
+    return 0;
+}
+
+/* Custom triggers: the user's functions; absent ones continue. */
+static int cu_check(ed_window_op *w, int r, const char *what, eddy_fn fn)
+{
+    if (r < 0 || r > EDDY_TRIGGER_FIRE_AND_PURGE) return fail_user(w, what, fn.name);
+    return r;
+}
+static int cu_element(ed_window_op *w, const eddy_row *r, int64_t ts)
+{
+    if (!w->t_element) return EDDY_TRIGGER_CONTINUE;
+    return cu_check(w, w->t_element(&w->tctx, r, ts), "trigger on_element",
+                    w->trig.on_element);
+}
+static int cu_event(ed_window_op *w, int64_t t)
+{
+    if (!w->t_event) return EDDY_TRIGGER_CONTINUE;
+    return cu_check(w, w->t_event(&w->tctx, t), "trigger on_event_time", w->trig.on_event_time);
+}
+static int cu_proc(ed_window_op *w, int64_t t)
+{
+    if (!w->t_proc) return EDDY_TRIGGER_CONTINUE;
+    return cu_check(w, w->t_proc(&w->tctx, t), "trigger on_processing_time",
+                    w->trig.on_processing_time);
+}
+static int cu_merge(ed_window_op *w)
+{
+    for (int i = 0; i < w->ntstates; i++) {
+        eddy_state_kind k = w->tkinds[i];
+        if (k == EDDY_STATE_VALUE || k == EDDY_STATE_REDUCING || k == EDDY_STATE_AGGREGATING)
+            if (merge_trigger_state(w, w->tstates[i])) return -1;
+    }
+    if (!w->t_merge) return 0;
+    return w->t_merge(&w->tctx) < 0 ? fail_user(w, "trigger on_merge", w->trig.on_merge.name) : 0;
+}
+static int cu_clear(ed_window_op *w)
+{
+    if (w->t_clear) w->t_clear(&w->tctx);
+    set_ns(w, w->tctx.ns);
+    for (int i = 0; i < w->ntstates; i++) eddy_state_clear(w->tstates[i]);
+    return w->op->err.set ? -1 : 0;
+}
+
+static const trig_vt never_vt = {cont_el, cont, cont, none, none};
+static const trig_vt trigger_vts[] = {
+    [EDDY_TRIGGER_EVENT_TIME] = {et_element, et_event, cont, et_merge, et_clear},
+    [EDDY_TRIGGER_PROCESSING_TIME] = {pt_element, cont, pt_proc, pt_merge, pt_clear},
+    [EDDY_TRIGGER_COUNT] = {ct_element, cont, cont, ct_merge, ct_clear},
+    [EDDY_TRIGGER_CONTINUOUS_EVENT_TIME] = {cet_element, cet_event, cont, cet_merge, cet_clear},
+    [EDDY_TRIGGER_CONTINUOUS_PROCESSING_TIME] = {cpt_element, cont, cpt_proc, cpt_merge,
+                                                 cpt_clear},
+    [EDDY_TRIGGER_DELTA] = {dt_element, cont, cont, none, dt_clear},
+    [EDDY_TRIGGER_CUSTOM] = {cu_element, cu_event, cu_proc, cu_merge, cu_clear},
+};
+
+/* PurgingTrigger: FIRE becomes FIRE_AND_PURGE. */
+static inline int purging(ed_window_op *w, int r)
+{
+    return w->trig.purging && r > 0 && (r & EDDY_TRIGGER_FIRE) ? EDDY_TRIGGER_FIRE_AND_PURGE : r;
+}
+
+static inline void tctx_set(ed_window_op *w, ed_win win)
+{
+    w->tctx.win = win;
+    ed_win_ns(win, w->tctx.ns);
+}
+
+/* ---- firing ----------------------------------------------------------------------------------- */
+
+static int ensure_side(side_elems *s, size_t n)
+{
+    size_t c = s->cap;
+    s->rows = grow(s->rows, &c, n, sizeof(*s->rows));
+    c = s->cap;
+    s->ts = grow(s->ts, &c, n, sizeof(*s->ts));
+    s->cap = c;
+    return 0;
+}
+
+/* Copies the list of the current namespace into side `k` (rows in the arena). */
+static int load_list(ed_window_op *w, eddy_state *s, int k)
+{
+    side_elems *e = &w->el[k];
+    size_t n = eddy_list_size(s);
+    ensure_side(e, n);
+    e->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        const eddy_row *r = eddy_list_get(s, i);
+        if (!r) break;
+        uint32_t sz = eddy_row_size(r);
+        void *copy = ed_arena_alloc(&w->arena, sz);
+        if (!copy) return ed_op_fail(w->op, "out of memory for window elements");
+        memcpy(copy, r, sz);
+        e->rows[e->n] = copy;
+        e->ts[e->n++] = ed_list_timestamp(s, i);
+    }
+    return 0;
+}
+
+static const eddy_row *arena_copy(ed_window_op *w, const eddy_row *r)
+{
+    uint32_t sz = eddy_row_size(r);
+    void *copy = ed_arena_alloc(&w->arena, sz);
+    if (!copy) {
+        ed_op_fail(w->op, "out of memory for window elements");
+        return NULL;
+    }
+    memcpy(copy, r, sz);
+    return copy;
+}
+
+/* Calls the window's function on the prepared elements, or emits `one`. */
+static int apply(ed_window_op *w, const eddy_row *one, int64_t max_ts)
+{
+    ed_operator *op = w->op;
+    int rc = 0;
+    if (one && !w->fn) return ed_out_emit(&op->out, one, max_ts);
+    set_ns_void(w); /* keyed state inside the function is the key's, not the window's */
+    w->in_fn = true;
+    if (w->spec->fn_kind == ED_WFN_JOIN) {
+        eddy_join_fn f = (eddy_join_fn)w->fn;
+        for (size_t i = 0; i < w->el[0].n && rc == 0; i++)
+            for (size_t j = 0; j < w->el[1].n && rc == 0; j++)
+                if (f(&op->ctx, w->el[0].rows[i], w->el[1].rows[j], &op->out) < 0)
+                    rc = fail_user(w, "join function", w->spec->process.name);
+    } else if (w->spec->fn_kind == ED_WFN_CO_GROUP) {
+        eddy_window_elements l = {w->el[0].rows, w->el[0].ts, w->el[0].n};
+        eddy_window_elements r = {w->el[1].rows, w->el[1].ts, w->el[1].n};
+        if (((eddy_co_group_fn)w->fn)(&op->ctx, &l, &r, &op->out) < 0)
+            rc = fail_user(w, "co-group function", w->spec->process.name);
+    } else {
+        int64_t ts1 = EDDY_NO_TIMESTAMP;
+        eddy_window_elements e = one ? (eddy_window_elements){&one, &ts1, 1}
+                                     : (eddy_window_elements){w->el[0].rows, w->el[0].ts,
+                                                              w->el[0].n};
+        if (((eddy_window_process_fn)w->fn)(&op->ctx, &e, &op->out) < 0)
+            rc = fail_user(w, "window function", w->spec->process.name);
+    }
+    w->in_fn = false;
+    return rc;
+}
+
+/* Runs one evictor stage over el[0] (compacting it); `after` picks the stage. */
+static int evict(ed_window_op *w, ed_win win, bool after)
+{
+    const eddy_evictor *ev = &w->spec->evictor;
+    side_elems *e = &w->el[0];
+    size_t n = e->n;
+    if (ev->kind != EDDY_EVICTOR_CUSTOM && ev->evict_after != after) return 0;
+    memset(w->evicted, 0, n * sizeof(bool));
+    switch (ev->kind) {
+    case EDDY_EVICTOR_COUNT:
+        if ((int64_t)n > ev->count)
+            for (size_t i = 0; i < n - (size_t)ev->count; i++) w->evicted[i] = true;
+        break;
+    case EDDY_EVICTOR_TIME: {
+        if (n == 0 || e->ts[0] == EDDY_NO_TIMESTAMP) break;
+        int64_t max = INT64_MIN;
+        for (size_t i = 0; i < n; i++)
+            if (e->ts[i] > max) max = e->ts[i];
+        int64_t cutoff = sat_sub(max, ev->window_ms);
+        for (size_t i = 0; i < n; i++) w->evicted[i] = e->ts[i] <= cutoff;
+        break;
+    }
+    case EDDY_EVICTOR_DELTA:
+        if (n == 0) break;
+        for (size_t i = 0; i < n; i++)
+            w->evicted[i] = w->e_delta(e->rows[i], e->rows[n - 1]) >= ev->threshold;
+        break;
+    case EDDY_EVICTOR_CUSTOM: {
+        eddy_evict_fn f = after ? w->ev_after : w->ev_before;
+        if (!f) return 0;
+        eddy_evictor_elements ee = {e->rows, e->ts, w->evicted, n};
+        set_ns_void(w);
+        w->in_fn = true;
+        int r = f(&w->op->ctx, &ee, win.start, win.end);
+        w->in_fn = false;
+        if (r < 0)
+            return fail_user(w, "evictor",
+                             after ? ev->evict_after_fn.name : ev->evict_before.name);
+        break;
+    }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w->evicted[i]) continue;
+        e->rows[k] = e->rows[i];
+        e->ts[k] = e->ts[i];
+        w->orig[k++] = w->orig[i];
+    }
+    e->n = k;
+    return 0;
+}
+
+/* The reduce or aggregate over the elements left by the evictor; NULL when there are none
+ * to reduce (an aggregate of none is the result of a fresh accumulator, as Flink's). */
+static const eddy_row *fold(ed_window_op *w, int *rc)
+{
+    ed_operator *op = w->op;
+    side_elems *e = &w->el[0];
+    *rc = 0;
+    if (w->spec->fn_kind == ED_WFN_AGGREGATE) {
+        eddy_row_builder *a = w->rb_a, *b = w->rb_b;
+        eddy_rb_reset(a);
+        if (w->agg_create(&op->ctx, a) < 0) {
+            *rc = fail_user(w, "aggregate create", w->spec->agg.create.name);
+            return NULL;
+        }
+        for (size_t i = 0; i < e->n; i++) {
+            eddy_rb_reset(b);
+            if (w->agg_add(&op->ctx, e->rows[i], eddy_rb_row(a), b) < 0) {
+                *rc = fail_user(w, "aggregate add", w->spec->agg.add.name);
+                return NULL;
+            }
+            eddy_row_builder *t = a;
+            a = b;
+            b = t;
+        }
+        eddy_rb_reset(w->rb_res);
+        if (w->agg_result(&op->ctx, eddy_rb_row(a), w->rb_res) < 0) {
+            *rc = fail_user(w, "aggregate result", w->spec->agg.result.name);
+            return NULL;
+        }
+        return eddy_rb_row(w->rb_res);
+    }
+    if (e->n == 0) return NULL;
+    const eddy_row *acc = e->rows[0];
+    for (size_t i = 1; i < e->n; i++) {
+        eddy_row_builder *b = acc == (const eddy_row *)w->rb_a->buf ? w->rb_b : w->rb_a;
+        eddy_rb_reset(b);
+        int r = w->spec->fn_kind == ED_WFN_BUILTIN ? builtin_combine(w, acc, e->rows[i], b)
+                                                   : w->reduce(&op->ctx, acc, e->rows[i], b);
+        if (r < 0) {
+            *rc = fail_user(w, "reduce function", w->spec->reduce.name);
+            return NULL;
+        }
+        acc = eddy_rb_row(b);
+    }
+    return acc;
+}
+
+static int fire_evicting(ed_window_op *w, ed_win win, const uint8_t *sns, int64_t max_ts)
+{
+    if (load_list(w, w->contents[0], 0)) return -1;
+    side_elems *e = &w->el[0];
+    size_t n = e->n;
+    if (n == 0) return 0;
+    size_t c = w->evcap;
+    w->orig = grow(w->orig, &c, n, sizeof(*w->orig));
+    c = w->evcap;
+    w->evicted = grow(w->evicted, &c, n, sizeof(*w->evicted));
+    c = w->evcap;
+    w->keep = grow(w->keep, &c, n, sizeof(*w->keep));
+    w->evcap = c;
+    for (size_t i = 0; i < n; i++) w->orig[i] = i;
+    if (evict(w, win, false)) return -1;
+    int rc = 0;
+    if (w->spec->fn_kind == ED_WFN_PROCESS) {
+        rc = apply(w, NULL, max_ts);
+    } else {
+        const eddy_row *one = fold(w, &rc);
+        if (!rc && one) {
+            if (w->fn && !(one = arena_copy(w, one))) return -1;
+            rc = apply(w, one, max_ts);
+        }
+    }
+    if (rc) return -1;
+    if (evict(w, win, true)) return -1;
+    if (e->n == n) return 0;
+    memset(w->keep, 0, n * sizeof(bool));
+    for (size_t i = 0; i < e->n; i++) w->keep[w->orig[i]] = true;
+    set_ns(w, sns);
+    if (ed_list_retain(w->contents[0], w->keep, n))
+        return ed_op_fail(w->op, "out of memory for window state");
+    return 0;
+}
+
+/* Emits the contents of window `win` kept in state window `sns`. */
+static int fire(ed_window_op *w, ed_win win, const uint8_t *sns)
+{
+    ed_operator *op = w->op;
+    int64_t max_ts = ed_win_max_ts(win);
+    op->ctx.ts = max_ts;
+    op->ctx.win_start = win.start;
+    op->ctx.win_end = win.end;
+    set_ns(w, sns);
+    int rc = 0;
+    if (w->evicting) {
+        rc = fire_evicting(w, win, sns, max_ts);
+    } else {
+        switch (w->spec->fn_kind) {
+        case ED_WFN_REDUCE:
+        case ED_WFN_BUILTIN:
+        case ED_WFN_AGGREGATE: {
+            const eddy_row *r = w->spec->fn_kind == ED_WFN_AGGREGATE
+                                    ? eddy_aggregating_get(w->contents[0])
+                                    : eddy_reducing_get(w->contents[0]);
+            if (r && w->fn) r = arena_copy(w, r);
+            if (r) rc = apply(w, r, max_ts);
+            break;
+        }
+        default:
+            for (int k = 0; k < w->nlists && rc == 0; k++) rc = load_list(w, w->contents[k], k);
+            if (rc == 0 && (w->el[0].n || (w->nlists == 2 && w->el[1].n)))
+                rc = apply(w, NULL, max_ts);
+        }
+    }
+    ed_arena_reset(&w->arena);
+    op->ctx.win_start = INT64_MIN;
+    op->ctx.win_end = INT64_MAX;
+    return rc;
+}
+
+/* Flink's clearAllState: contents, trigger state and timers, per-window state. */
+static int clear_all(ed_window_op *w, ed_win win, const uint8_t *sns)
+{
+    clear_contents(w, sns);
+    tctx_set(w, win);
+    if (w->tv->clear(w)) return -1;
+    if (w->nwstates) {
+        set_ns(w, w->tctx.ns);
+        for (int i = 0; i < w->nwstates; i++) eddy_state_clear(w->wstates[i]);
+    }
+    if (w->merging) {
+        for (int i = 0; i < w->nmap; i++) {
+            if (!win_eq(w->map[i].w, win)) continue;
+            w->map[i] = w->map[--w->nmap];
+            w->map_dirty = true;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---- the merging window set (Flink's MergingWindowSet) ------------------------------------- */
+
+static int mws_load(ed_window_op *w)
+{
+    set_ns_void(w);
+    size_t n = eddy_list_size(w->mws);
+    size_t cap = (size_t)w->mapcap;
+    w->map = grow(w->map, &cap, n + 1, sizeof(*w->map));
+    w->mapcap = (int)cap;
+    w->nmap = 0;
+    w->map_dirty = false;
+    for (size_t i = 0; i < n; i++) {
+        const eddy_row *r = eddy_list_get(w->mws, i);
+        if (!r) break;
+        w->map[w->nmap++] = (mws_entry){{eddy_row_i64(r, 0), eddy_row_i64(r, 1)},
+                                        {eddy_row_i64(r, 2), eddy_row_i64(r, 3)}};
+    }
+    return 0;
+}
+
+static int mws_persist(ed_window_op *w)
+{
+    if (!w->map_dirty) return 0;
+    w->map_dirty = false;
+    set_ns_void(w);
+    if (w->nmap == 0) {
+        eddy_state_clear(w->mws);
+        return 0;
+    }
+    uint32_t sz = eddy_row_fixed_size(4);
+    uint8_t *buf = ed_arena_alloc(&w->arena, (size_t)sz * (size_t)w->nmap);
+    const eddy_row **rows = ed_arena_alloc(&w->arena, sizeof(*rows) * (size_t)w->nmap);
+    if (!buf || !rows) return ed_op_fail(w->op, "out of memory for the merging window set");
+    for (int i = 0; i < w->nmap; i++) {
+        eddy_rb_reset(w->rb_mws);
+        eddy_rb_set_i64(w->rb_mws, 0, w->map[i].w.start);
+        eddy_rb_set_i64(w->rb_mws, 1, w->map[i].w.end);
+        eddy_rb_set_i64(w->rb_mws, 2, w->map[i].sw.start);
+        eddy_rb_set_i64(w->rb_mws, 3, w->map[i].sw.end);
+        memcpy(buf + (size_t)sz * (size_t)i, eddy_rb_row(w->rb_mws), sz);
+        rows[i] = (const eddy_row *)(buf + (size_t)sz * (size_t)i);
+    }
+    int rc = eddy_list_update(w->mws, rows, (size_t)w->nmap);
+    ed_arena_reset(&w->arena);
+    return rc ? ed_op_fail(w->op, "out of memory for the merging window set") : 0;
+}
+
+static int mws_find(const ed_window_op *w, ed_win win)
+{
+    for (int i = 0; i < w->nmap; i++)
+        if (win_eq(w->map[i].w, win)) return i;
+    return -1;
+}
+
+/* The operator's merge function: windows merged[0..n) became `result`, whose state
+ * window is `sw`; their state windows ssrc[0..ns) merge into it. */
+static int on_merge(ed_window_op *w, ed_win result, const ed_win *merged, int n, ed_win sw,
+                    const ed_win *ssrc, int ns)
+{
+    if (w->event_time && sat_add(ed_win_max_ts(result), w->spec->lateness_ms) <= wm(w))
+        return ed_op_fail(w->op, "the end timestamp of an event-time window cannot become "
+                          "earlier than the current watermark by merging (window [%lld, %lld), "
+                          "watermark %lld)", (long long)result.start, (long long)result.end,
+                          (long long)wm(w));
+    if (!w->event_time && ed_win_max_ts(result) <= ed_op_now(w->op))
+        return ed_op_fail(w->op, "the end timestamp of a processing-time window cannot become "
+                          "earlier than the current processing time by merging");
+    tctx_set(w, result);
+    w->tctx.merged = merged;
+    w->tctx.nmerged = n;
+    int rc = w->tv->merge(w);
+    w->tctx.merged = NULL;
+    w->tctx.nmerged = 0;
+    if (rc) return -1;
+    for (int i = 0; i < n; i++) {
+        tctx_set(w, merged[i]);
+        if (w->tv->clear(w)) return -1;
+        if (!w->skip_cleanup && timer_at(w, merged[i], true)) return -1;
+    }
+    for (int k = 0; k < w->nlists; k++)
+        if (merge_ns(w, w->contents[k], sw, ssrc, ns)) return -1;
+    return 0;
+}
+
+/* Flink's MergingWindowSet.addWindow: adds `nw`, merging it with what it overlaps; *out is
+ * the window the element belongs to now. */
+static int mws_add(ed_window_op *w, ed_win nw, ed_win *out)
+{
+    int n = w->nmap + 1;
+    if (n > w->candcap) {
+        size_t c = (size_t)w->candcap, c2 = c, c3 = c;
+        w->cand = grow(w->cand, &c, (size_t)n, sizeof(*w->cand));
+        w->cidx = grow(w->cidx, &c2, (size_t)n, sizeof(*w->cidx));
+        w->merged = grow(w->merged, &c3, (size_t)n * 2, sizeof(*w->merged));
+        w->candcap = (int)c;
+    }
+    /* candidates sorted by start (insertion sort: sets are small); cidx -1 is the new one */
+    for (int i = 0; i < n; i++) {
+        ed_win c = i < w->nmap ? w->map[i].w : nw;
+        int ci = i < w->nmap ? i : -1, j = i;
+        while (j > 0 && w->cand[j - 1].start > c.start) {
+            w->cand[j] = w->cand[j - 1];
+            w->cidx[j] = w->cidx[j - 1];
+            j--;
+        }
+        w->cand[j] = c;
+        w->cidx[j] = ci;
+    }
+    ed_win result = nw;
+    bool merged_new = false, any_merge = false;
+    /* the map changes below: remember the groups by their windows first */
+    int g0 = 0;
+    while (g0 < n) {
+        ed_win cover = w->cand[g0];
+        int g1 = g0 + 1;
+        while (g1 < n && cover.start <= w->cand[g1].end && cover.end >= w->cand[g1].start) {
+            if (w->cand[g1].start < cover.start) cover.start = w->cand[g1].start;
+            if (w->cand[g1].end > cover.end) cover.end = w->cand[g1].end;
+            g1++;
+        }
+        /* distinct windows in the group: a merge when more than one */
+        int distinct = 0;
+        for (int i = g0; i < g1; i++) {
+            bool dup = false;
+            for (int j = g0; j < i && !dup; j++) dup = win_eq(w->cand[i], w->cand[j]);
+            distinct += !dup;
+        }
+        if (distinct > 1) {
+            any_merge = true;
+            /* merged windows: the existing ones of the group, earliest first */
+            ed_win *mw = w->merged, *sws = w->merged + n;
+            int nm = 0, nsw = 0;
+            for (int i = g0; i < g1; i++) {
+                if (w->cidx[i] < 0) {
+                    merged_new = true;
+                    result = cover;
+                    continue;
+                }
+                mw[nm++] = w->cand[i];
+            }
+            ed_win sw = w->map[mws_find(w, mw[0])].sw;
+            for (int i = 0; i < nm; i++) {
+                int k = mws_find(w, mw[i]);
+                if (k < 0) continue;
+                if (!win_eq(w->map[k].sw, sw)) sws[nsw++] = w->map[k].sw;
+                w->map[k] = w->map[--w->nmap];
+            }
+            w->map[w->nmap++] = (mws_entry){cover, sw};
+            w->map_dirty = true;
+            bool only_self = nm == 1 && win_eq(mw[0], cover);
+            if (!only_self && on_merge(w, cover, mw, nm, sw, sws, nsw)) return -1;
+            /* the groups' positions in cand are stale now, but the indexes are not used
+             * again: the next groups are disjoint from this one */
+        }
+        g0 = g1;
+    }
+    if ((!any_merge || (win_eq(result, nw) && !merged_new)) && mws_find(w, result) < 0) {
+        w->map[w->nmap++] = (mws_entry){result, result};
+        w->map_dirty = true;
+    }
+    *out = result;
+    return 0;
+}
+
+/* ---- elements --------------------------------------------------------------------------------- */
+
+static int assign(ed_window_op *w, const eddy_row *row, int64_t ts)
+{
+    const eddy_window_assigner *a = &w->spec->assigner;
+    w->nwins = 0;
+    if (a->kind == EDDY_WINDOW_GLOBAL) {
+        w->wins[w->nwins++] = (ed_win){INT64_MIN, INT64_MAX};
+        return 0;
+    }
+    int64_t t;
+    if (w->event_time) {
+        if (ED_UNLIKELY(ts == EDDY_NO_TIMESTAMP))
+            return ed_op_fail(w->op, "record has no timestamp: event-time windows need "
+                              "eddy_assign_timestamps_and_watermarks (or processing-time "
+                              "windows)");
+        t = ts;
+    } else {
+        t = ed_op_now(w->op);
+    }
+    switch (a->kind) {
+    case EDDY_WINDOW_TUMBLING: {
+        int64_t s = window_start(t, a->offset_ms, a->size_ms);
+        w->wins[w->nwins++] = (ed_win){s, sat_add(s, a->size_ms)};
+        break;
+    }
+    case EDDY_WINDOW_SLIDING: {
+        int64_t last = window_start(t, a->offset_ms, a->slide_ms);
+        int64_t lo = sat_sub(t, a->size_ms);
+        for (int64_t s = last; s > lo; s = sat_sub(s, a->slide_ms)) {
+            w->wins = grow(w->wins, &w->wcap, w->nwins + 1, sizeof(*w->wins));
+            w->wins[w->nwins++] = (ed_win){s, sat_add(s, a->size_ms)};
+            if (s == INT64_MIN) break;
+        }
+        break;
+    }
+    case EDDY_WINDOW_SESSION:
+        w->wins[w->nwins++] = (ed_win){t, sat_add(t, a->gap_ms)};
+        break;
+    case EDDY_WINDOW_DYNAMIC_SESSION: {
+        int64_t gap = w->gap_fn(&w->op->ctx, row);
+        if (w->op->err.set) return -1;
+        if (gap <= 0)
+            return ed_op_fail(w->op, "dynamic session gap function '%s' returned %lld: the gap "
+                              "must be positive", a->gap_fn.name ? a->gap_fn.name : "?",
+                              (long long)gap);
+        w->wins[w->nwins++] = (ed_win){t, sat_add(t, gap)};
+        break;
+    }
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int add_element(ed_window_op *w, int input, const eddy_row *row, int64_t ts)
+{
+    eddy_state *s = w->contents[input];
+    int rc;
+    if (w->evicting || w->nlists == 2 || w->spec->fn_kind == ED_WFN_PROCESS)
+        rc = ed_list_add_ts(s, row, ts);
+    else if (w->spec->fn_kind == ED_WFN_AGGREGATE)
+        rc = eddy_aggregating_add(s, row);
+    else
+        rc = eddy_reducing_add(s, row);
+    if (ED_UNLIKELY(rc)) {
+        if (!w->op->err.set) ed_op_fail(w->op, "adding to the window's state failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* The element's window `win` (state in `sns`) got it: ask the trigger. */
+static int after_add(ed_window_op *w, ed_win win, const uint8_t *sns, const eddy_row *row,
+                     int64_t ts)
+{
+    tctx_set(w, win);
+    int r = purging(w, w->tv->element(w, row, ts));
+    if (ED_UNLIKELY(r < 0)) return -1;
+    if (r & EDDY_TRIGGER_FIRE) {
+        if (fire(w, win, sns)) return -1;
+    }
+    if (r & EDDY_TRIGGER_PURGE) clear_contents(w, sns);
+    return register_cleanup(w, win);
+}
+
+static int window_process(ed_operator *op, int input, const eddy_row *row, int64_t ts)
+{
+    ed_window_op *w = op->state;
+    if (ED_UNLIKELY(ed_op_set_key_from_row(op, input, row))) {
+        if (!op->err.set) ed_op_fail(op, "extracting the key failed");
+        return -1;
+    }
+    op->ctx.ts = ts;
+    if (ED_UNLIKELY(assign(w, row, ts))) return -1;
+    bool skipped = true;
+    if (w->merging) {
+        if (mws_load(w)) return -1;
+        for (size_t i = 0; i < w->nwins; i++) {
+            ed_win actual;
+            if (mws_add(w, w->wins[i], &actual)) return -1;
+            int k = mws_find(w, actual);
+            ed_assert(k >= 0);
+            if (window_late(w, actual)) {
+                w->map[k] = w->map[--w->nmap];
+                w->map_dirty = true;
+                continue;
+            }
+            skipped = false;
+            ed_win_ns(w->map[k].sw, w->ns_state);
+            set_ns(w, w->ns_state);
+            if (add_element(w, input, row, ts)) return -1;
+            if (after_add(w, actual, w->ns_state, row, ts)) return -1;
+        }
+        if (mws_persist(w)) return -1;
+    } else {
+        for (size_t i = 0; i < w->nwins; i++) {
+            ed_win win = w->wins[i];
+            if (window_late(w, win)) continue;
+            skipped = false;
+            ed_win_ns(win, w->ns_state);
+            set_ns(w, w->ns_state);
+            if (ED_UNLIKELY(add_element(w, input, row, ts))) return -1;
+            if (ED_UNLIKELY(after_add(w, win, w->ns_state, row, ts))) return -1;
+        }
+    }
+    if (skipped && w->event_time && sat_add(ts, w->spec->lateness_ms) <= wm(w)) {
+        if (w->spec->late_tag) return ed_out_emit_side(&op->out, w->spec->late_tag, row, ts);
+        w->late_dropped++;
+    }
+    return 0;
+}
+
+static int window_on_timer(ed_operator *op, eddy_time_domain domain, const ed_timer *timer)
+{
+    ed_window_op *w = op->state;
+    if (timer->nslen != 16) return 0;
+    int64_t time = timer->time;
+    ed_win win = ns_win(timer->ns);
+    tctx_set(w, win);
+    if (w->merging) {
+        if (mws_load(w)) return -1;
+        int k = mws_find(w, win);
+        if (k < 0) return 0; /* a timer a trigger did not delete, of a window that is gone */
+        ed_win_ns(w->map[k].sw, w->ns_state);
+    } else {
+        memcpy(w->ns_state, w->tctx.ns, 16);
+    }
+    op->ctx.domain = domain;
+    int r = domain == EDDY_EVENT_TIME ? w->tv->event(w, time) : w->tv->proc(w, time);
+    r = purging(w, r);
+    if (r < 0) return -1;
+    if ((r & EDDY_TRIGGER_FIRE) && fire(w, win, w->ns_state)) return -1;
+    if (r & EDDY_TRIGGER_PURGE) clear_contents(w, w->ns_state);
+    if (w->event_time == (domain == EDDY_EVENT_TIME) && time == cleanup_time(w, win) &&
+        clear_all(w, win, w->ns_state))
+        return -1;
+    return w->merging ? mws_persist(w) : 0;
+}
+
+/* ---- open and close ------------------------------------------------------------------------- */
+
+#define RESOLVE(dst, type, fnv)                                                                \
+    do {                                                                                       \
+        if ((fnv).name || (fnv).ptr) {                                                         \
+            (dst) = (type)ed_op_resolve(op, &(fnv));                                           \
+            if (!(dst)) return -1;                                                             \
+        }                                                                                      \
+    } while (0)
+
+static eddy_schema *parse(ed_operator *op, const char *text)
+{
+    char msg[256];
+    eddy_schema *s = eddy_schema_parse(text ? text : "", msg, sizeof(msg));
+    if (!s) ed_op_fail(op, "window schema: %s", msg);
+    return s;
+}
+
+static int open_states(ed_window_op *w)
+{
+    const ed_window_spec *s = w->spec;
+    eddy_state_desc d;
+    for (int k = 0; k < w->nlists; k++) {
+        memset(&d, 0, sizeof(d));
+        d.name = k ? "window-contents-right" : "window-contents";
+        d.schema = s->in_schema[k];
+        if (w->evicting || w->nlists == 2 || s->fn_kind == ED_WFN_PROCESS) {
+            d.kind = EDDY_STATE_LIST;
+        } else if (s->fn_kind == ED_WFN_AGGREGATE) {
+            d.kind = EDDY_STATE_AGGREGATING;
+            d.aggregate = s->agg;
+        } else {
+            d.kind = EDDY_STATE_REDUCING;
+            d.reduce = s->fn_kind == ED_WFN_BUILTIN ? EDDY_FN(ed_window_builtin_reduce) : s->reduce;
+        }
+        if (!(w->contents[k] = get_state(w, &d))) return -1;
+    }
+    if (w->merging) {
+        d = (eddy_state_desc){.name = "merging-window-set",
+                              .kind = EDDY_STATE_LIST,
+                              .schema = "w_start BIGINT, w_end BIGINT, s_start BIGINT, "
+                                        "s_end BIGINT"};
+        if (!(w->mws = get_state(w, &d))) return -1;
+    }
+    switch (w->trig.kind) {
+    case EDDY_TRIGGER_COUNT:
+        d = (eddy_state_desc){.name = "count", .kind = EDDY_STATE_REDUCING,
+                              .schema = "count BIGINT", .reduce = EDDY_FN(ed_window_reduce_sum0)};
+        if (!(w->count_st = get_state(w, &d))) return -1;
+        break;
+    case EDDY_TRIGGER_CONTINUOUS_EVENT_TIME:
+    case EDDY_TRIGGER_CONTINUOUS_PROCESSING_TIME:
+        d = (eddy_state_desc){.name = "fire-time", .kind = EDDY_STATE_REDUCING,
+                              .schema = "fire_time BIGINT",
+                              .reduce = EDDY_FN(ed_window_reduce_min0)};
+        if (!(w->fire_st = get_state(w, &d))) return -1;
+        break;
+    case EDDY_TRIGGER_DELTA:
+        d = (eddy_state_desc){.name = "last-element", .kind = EDDY_STATE_VALUE,
+                              .schema = w->trig.delta_schema};
+        if (!(w->delta_st = get_state(w, &d))) return -1;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int window_open(ed_operator *op, ed_err *err)
+{
+    const ed_window_spec *s = op->node->spec;
+    ed_window_op *w = ed_xcalloc(1, sizeof(*w));
+    op->state = w;
+    w->op = op;
+    w->spec = s;
+    op->ctx.win_start = INT64_MIN;
+    op->ctx.win_end = INT64_MAX;
+    if (!s) return ed_op_fail(op, "window operator without a window plan");
+    if (!op->keyed || !op->keyed->backend || !op->keyed->timers)
+        return ed_op_fail(op, "window operator without keyed state (the input must be keyed)");
+    const eddy_window_assigner *a = &s->assigner;
+    w->event_time = a->kind != EDDY_WINDOW_GLOBAL && a->domain == EDDY_EVENT_TIME;
+    w->merging = ed_assigner_merging(a);
+    w->evicting = s->has_evictor;
+    w->nlists = s->fn_kind == ED_WFN_JOIN || s->fn_kind == ED_WFN_CO_GROUP ? 2 : 1;
+    w->tctx.op = op;
+    w->tctx.wop = w;
+    w->trig = s->trigger;
+    if (w->trig.kind == EDDY_TRIGGER_DEFAULT) {
+        if (a->kind == EDDY_WINDOW_GLOBAL) w->tv = &never_vt;
+        else w->trig.kind = w->event_time ? EDDY_TRIGGER_EVENT_TIME : EDDY_TRIGGER_PROCESSING_TIME;
+    }
+    if (!w->tv) {
+        if ((unsigned)w->trig.kind >= ED_ARRAY_LEN(trigger_vts) || !trigger_vts[w->trig.kind].element)
+            return ed_op_fail(op, "unknown trigger kind %d", (int)w->trig.kind);
+        w->tv = &trigger_vts[w->trig.kind];
+    }
+    /* the cleanup timer is the trigger's own timer at the window's max timestamp */
+    w->skip_cleanup = s->lateness_ms == 0 && a->kind != EDDY_WINDOW_GLOBAL &&
+                      ((w->event_time && w->trig.kind == EDDY_TRIGGER_EVENT_TIME) ||
+                       (!w->event_time && w->trig.kind == EDDY_TRIGGER_PROCESSING_TIME));
+
+    RESOLVE(w->reduce, eddy_reduce_fn, s->reduce);
+    RESOLVE(w->fn, void (*)(void), s->process);
+    RESOLVE(w->agg_create, eddy_agg_create_fn, s->agg.create);
+    RESOLVE(w->agg_add, eddy_agg_add_fn, s->agg.add);
+    RESOLVE(w->agg_result, eddy_agg_result_fn, s->agg.result);
+    RESOLVE(w->gap_fn, eddy_session_gap_fn, a->gap_fn);
+    if (w->trig.kind == EDDY_TRIGGER_CUSTOM) {
+        RESOLVE(w->t_element, eddy_trigger_element_fn, s->trigger.on_element);
+        RESOLVE(w->t_event, eddy_trigger_time_fn, s->trigger.on_event_time);
+        RESOLVE(w->t_proc, eddy_trigger_time_fn, s->trigger.on_processing_time);
+        RESOLVE(w->t_merge, eddy_trigger_merge_fn, s->trigger.on_merge);
+        RESOLVE(w->t_clear, eddy_trigger_clear_fn, s->trigger.clear);
+    }
+    if (w->trig.kind == EDDY_TRIGGER_DELTA) RESOLVE(w->t_delta, eddy_delta_fn, s->trigger.delta_fn);
+    if (s->has_evictor) {
+        if (s->evictor.kind == EDDY_EVICTOR_DELTA)
+            RESOLVE(w->e_delta, eddy_delta_fn, s->evictor.delta_fn);
+        if (s->evictor.kind == EDDY_EVICTOR_CUSTOM) {
+            RESOLVE(w->ev_before, eddy_evict_fn, s->evictor.evict_before);
+            RESOLVE(w->ev_after, eddy_evict_fn, s->evictor.evict_after_fn);
+        }
+    }
+    eddy_schema *in = parse(op, s->in_schema[0]);
+    if (!in) return -1;
+    if (s->fn_kind == ED_WFN_BUILTIN) {
+        int idx = s->field ? eddy_schema_index(in, s->field) : -1;
+        if (idx < 0) {
+            eddy_schema_free(in);
+            return ed_op_fail(op, "no field '%s' to aggregate", s->field ? s->field : "(null)");
+        }
+        w->agg = s->builtin;
+        w->field = (uint32_t)idx;
+        w->ftype = eddy_schema_type(in, w->field);
+    }
+    if (s->fn_kind == ED_WFN_AGGREGATE) {
+        eddy_schema *acc = parse(op, s->agg.acc_schema), *res = parse(op, s->agg.out_schema);
+        if (acc && res) {
+            w->rb_a = eddy_rb_new_schema(acc);
+            w->rb_b = eddy_rb_new_schema(acc);
+            w->rb_res = eddy_rb_new_schema(res);
+        }
+        eddy_schema_free(acc);
+        eddy_schema_free(res);
+        if (!acc || !res) {
+            eddy_schema_free(in);
+            return -1;
+        }
+    } else {
+        w->rb_a = eddy_rb_new_schema(in);
+        w->rb_b = eddy_rb_new_schema(in);
+    }
+    eddy_schema_free(in);
+    w->rb_one = eddy_rb_new(1);
+    w->rb_mws = eddy_rb_new(4);
+    w->wcap = 4;
+    w->wins = ed_xcalloc(w->wcap, sizeof(*w->wins));
+    ed_arena_init(&w->arena, 64 * 1024);
+    return open_states(w);
+}
+
+static void window_close(ed_operator *op)
+{
+    ed_window_op *w = op->state;
+    if (!w) return;
+    if (w->late_dropped)
+        ed_log(ED_INFO, "window", "operator '%s' (%d/%d): %llu late records dropped",
+               op->node->name, op->ctx.subtask + 1, op->ctx.parallelism,
+               (unsigned long long)w->late_dropped);
+    free(w->tstates);
+    free(w->tkinds);
+    free(w->wstates);
+    free(w->wins);
+    free(w->map);
+    free(w->cand);
+    free(w->merged);
+    free(w->cidx);
+    free(w->srcs);
+    free(w->slens);
+    free(w->srcbuf);
+    for (int k = 0; k < 2; k++) {
+        free(w->el[k].rows);
+        free(w->el[k].ts);
+    }
+    free(w->orig);
+    free(w->evicted);
+    free(w->keep);
+    ed_arena_destroy(&w->arena);
+    eddy_rb_free(w->rb_mws);
+    eddy_rb_free(w->rb_one);
+    eddy_rb_free(w->rb_a);
+    eddy_rb_free(w->rb_b);
+    eddy_rb_free(w->rb_res);
+    free(w);
+    op->state = NULL;
+}
+
+static const ed_op_vt ed_op_window_vt = {
+    .open = window_open,
+    .process = window_process,
+    .close = window_close,
+    .on_timer = window_on_timer,
+};
+
+static int window_check(const ed_node *n, ed_err *err)
+{
+    if (!n->spec) return ed_err_set(err, "operator '%s': no window plan", n->name);
+    if (!n->keying.keyed) return ed_err_set(err, "operator '%s': windows need a keyed input", n->name);
+    return 0;
+}
+
+static const char *const no_options[] = {NULL};
+static const ed_factory window_factory = {"window", ED_FACTORY_OPERATOR, &ed_op_window_vt,
+                                          window_check, 0, no_options};
+/* window_all: one key, one subtask */
+static const ed_factory window_all_factory = {"window_all", ED_FACTORY_OPERATOR,
+                                              &ed_op_window_vt, window_check, 1, no_options};
+
+const ed_factory *const ed_window_factories[] = {&window_factory, &window_all_factory, NULL};

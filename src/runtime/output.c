@@ -35,9 +35,7 @@ static int targets_watermark(ed_output *o, int64_t wm)
     for (int i = 0; i < o->ntargets; i++) {
         ed_target *t = &o->targets[i];
         if (t->op) {
-            int r = t->op->vt->on_watermark ? t->op->vt->on_watermark(t->op, wm)
-                                            : ed_out_watermark(&t->op->out, wm);
-            if (r) return -1;
+            if (ed_op_advance_watermark(t->op, wm)) return -1;
         } else if (ed_writer_broadcast_element(t->writer, ED_EL_WATERMARK, wm)) {
             return -1;
         }
@@ -50,6 +48,28 @@ int ed_out_watermark(ed_output *o, int64_t wm)
     if (targets_watermark(o, wm)) return -1;
     for (int i = 0; i < o->nsides; i++)
         if (targets_watermark(o->sides[i].out, wm)) return -1;
+    return 0;
+}
+
+static int targets_idle(ed_output *o, bool idle)
+{
+    for (int i = 0; i < o->ntargets; i++) {
+        ed_target *t = &o->targets[i];
+        if (t->op) {
+            ed_operator *n = t->op;
+            if (n->vt->on_idle ? n->vt->on_idle(n, idle) : ed_out_idle(&n->out, idle)) return -1;
+        } else if (ed_writer_broadcast_element(t->writer, ED_EL_STATUS, idle)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ed_out_idle(ed_output *o, bool idle)
+{
+    if (targets_idle(o, idle)) return -1;
+    for (int i = 0; i < o->nsides; i++)
+        if (targets_idle(o->sides[i].out, idle)) return -1;
     return 0;
 }
 

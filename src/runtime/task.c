@@ -98,27 +98,59 @@ static int flush_all(ed_task *t, int64_t now)
     return 0;
 }
 
-static int deliver_watermark(ed_task *t, int64_t wm)
-{
-    ed_operator *head = &t->ops[0];
-    return head->vt->on_watermark ? head->vt->on_watermark(head, wm)
-                                  : ed_out_watermark(&head->out, wm);
-}
-
-/* Recomputes the task's watermark from its live channels. */
+/* Recomputes the task's watermark from its live channels: the minimum over those that
+ * have neither ended nor gone idle. When every live channel is idle the task's input is
+ * idle, and says so downstream; the watermark never goes back. */
 static int update_watermark(ed_task *t)
 {
     int64_t min = INT64_MAX;
-    bool any = false;
+    bool any_live = false, any_active = false;
     for (int i = 0; i < t->gate.n; i++) {
         ed_channel *c = t->gate.ch[i];
         if (c->ended) continue;
-        any = true;
+        any_live = true;
+        if (c->idle) continue;
+        any_active = true;
         if (c->watermark < min) min = c->watermark;
     }
-    if (!any || min <= t->watermark) return 0;
+    ed_operator *head = &t->ops[0];
+    bool idle = any_live && !any_active;
+    if (idle != t->idle) {
+        t->idle = idle;
+        if (head->vt->on_idle ? head->vt->on_idle(head, idle) : ed_out_idle(&head->out, idle))
+            return -1;
+    }
+    if (!any_active || min <= t->watermark) return 0;
     t->watermark = min;
-    return deliver_watermark(t, min);
+    return ed_op_advance_watermark(head, min);
+}
+
+/* The earliest processing time at which an operator of the task has work, or INT64_MAX. */
+static int64_t next_processing_time(ed_task *t)
+{
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < t->nops; i++) {
+        int64_t n = ed_op_next_processing_time(&t->ops[i]);
+        if (n < next) next = n;
+    }
+    return next;
+}
+
+/* Fires due processing-time timers and callbacks; returns the wait until the next one in
+ * ns (capped), or -1 on failure. */
+static int64_t run_processing_time(ed_task *t, int64_t cap_ns)
+{
+    int64_t next = next_processing_time(t);
+    if (next == INT64_MAX) return cap_ns;
+    int64_t now = t->job->clock->now_ms(t->job->clock);
+    if (next <= now) {
+        for (int i = 0; i < t->nops; i++)
+            if (ed_op_fire_processing_time(&t->ops[i], now)) return -1;
+        next = next_processing_time(t);
+        if (next == INT64_MAX) return cap_ns;
+    }
+    int64_t wait = next > now ? (next - now) * 1000000 : 0;
+    return wait < cap_ns ? wait : cap_ns;
 }
 
 static int channel_ended(ed_task *t, ed_channel *c)
@@ -168,6 +200,11 @@ static int read_one_buffer(ed_task *t)
                     c->watermark = wm;
                     if (update_watermark(t)) return -1;
                 }
+            } else if (tag == ED_EL_STATUS) {
+                int64_t idle;
+                memcpy(&idle, p + 8, 8);
+                c->idle = idle != 0;
+                if (update_watermark(t)) return -1;
             } else if (tag == ED_EL_END) {
                 if (channel_ended(t, c)) return -1;
             } else {
@@ -184,7 +221,7 @@ static int read_one_buffer(ed_task *t)
     return 0;
 }
 
-static int open_chain(ed_task *t)
+int ed_task_open(ed_task *t)
 {
     /* downstream first, so that nothing emits into an operator that is not open */
     for (int i = t->nops - 1; i >= 0; i--) {
@@ -202,7 +239,7 @@ static int open_chain(ed_task *t)
     return 0;
 }
 
-static void close_chain(ed_task *t)
+void ed_task_close(ed_task *t)
 {
     for (int i = 0; i < t->nops; i++) {
         ed_operator *op = &t->ops[i];
@@ -232,6 +269,8 @@ static int run_source(ed_task *t)
     for (;;) {
         if (cancelled(t)) return 0;
         run_mails(t);
+        int64_t pt_wait = run_processing_time(t, ED_IDLE_WAIT_NS);
+        if (pt_wait < 0) return -1;
         ed_poll_result r = head->vt->poll(head, ED_SOURCE_BATCH);
         if (r == ED_POLL_ERROR) return -1;
         if (r == ED_POLL_END) break;
@@ -239,7 +278,7 @@ static int run_source(ed_task *t)
         if (r == ED_POLL_IDLE) {
             if (flush_all(t, now)) return -1;
             int64_t wait = head->wake_ns - now;
-            if (wait > ED_IDLE_WAIT_NS) wait = ED_IDLE_WAIT_NS;
+            if (wait > pt_wait) wait = pt_wait;
             ed_gate_wait(&t->gate, wait);
         } else if (t->dirty && now - t->last_flush_ns >= t->buffer_timeout_ns) {
             flush_outputs(t, now);
@@ -255,12 +294,14 @@ static int run_inputs(ed_task *t)
     while (t->nended < t->gate.n) {
         if (cancelled(t)) return 0;
         run_mails(t);
+        int64_t pt_wait = run_processing_time(t, ED_IDLE_WAIT_NS);
+        if (pt_wait < 0) return -1;
         int r = read_one_buffer(t);
         if (r < 0) return -1;
         int64_t now = ed_mono_ns();
         if (r == 0) {
             if (flush_all(t, now)) return -1;
-            ed_gate_wait(&t->gate, ED_IDLE_WAIT_NS);
+            ed_gate_wait(&t->gate, pt_wait);
         } else if (t->dirty && now - t->last_flush_ns >= t->buffer_timeout_ns) {
             flush_outputs(t, now);
         }
@@ -283,10 +324,10 @@ static void *task_main(void *arg)
 {
     ed_task *t = arg;
     t->last_flush_ns = ed_mono_ns();
-    int rc = open_chain(t);
+    int rc = ed_task_open(t);
     if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
     if (rc) task_failed(t, "processing failed");
-    close_chain(t);
+    ed_task_close(t);
     if (rc == 0 && !cancelled(t)) {
         t->finished = true;
         log_counts(t);

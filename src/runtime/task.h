@@ -66,6 +66,7 @@ struct ed_task {
     int ninputs;
     int nended;
     int64_t watermark;    /* combined input watermark */
+    bool idle;            /* every live input channel is idle */
     int64_t buffer_timeout_ns;
     int64_t last_flush_ns;
     bool dirty;           /* partial buffers not yet pushed */
@@ -87,11 +88,18 @@ struct ed_job {
     pthread_mutex_t mu;
     ed_err err; /* the first failure */
     char *name;
+    ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
 };
+
+/* Makes and frees an operator's keyed context (keyed.c). */
+int ed_op_keyed_init(ed_operator *op, ed_err *err);
+void ed_op_keyed_free(ed_operator *op);
+/* Wakes every task (the manual clock moved). Any thread. */
+void ed_job_wake(ed_job *job);
 
 /* Builds tasks, channels and operators for a job graph; -1 with err set. */
 int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
-                  const char *name, ed_err *err);
+                  const char *name, ed_clock *clock, ed_err *err);
 /* Runs every task to completion or failure; 0, or -1 with job->err set. */
 int ed_job_run(ed_job *job);
 void ed_job_cancel(ed_job *job);
@@ -101,6 +109,11 @@ void ed_job_destroy(ed_job *job);
 void ed_job_fail(ed_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Posts a mail to a task; runs on the task's thread between records. Any thread. */
 void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg);
+
+/* Opens the task's operators, downstream first (0 or -1), and closes them all. For the
+ * task thread, or a test harness driving a task on its own thread. */
+int ed_task_open(ed_task *t);
+void ed_task_close(ed_task *t);
 
 /* A hook for tests and the collect sink: the operator of a running task by node id. */
 ed_operator *ed_task_operator(ed_task *t, int node_id);

@@ -45,7 +45,7 @@ static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row
 
 static int channel_control(ed_writer *w, ed_channel *c, int tag, int64_t value)
 {
-    uint32_t need = tag == ED_EL_END ? ED_EL_HEADER : ED_EL_HEADER + 8;
+    uint32_t need = tag == ED_EL_END ? ED_EL_HEADER : ED_EL_HEADER + 8; /* WATERMARK, STATUS */
     ed_buffer *b = c->cur;
     if (!b || b->cap - b->len < need) {
         if (b) ed_channel_push(c, b);

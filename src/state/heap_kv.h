@@ -7,8 +7,9 @@
  * an update of a fixed-size value is done in place and costs nothing. Values are 8-byte
  * aligned so that rows in state are read in place like rows in buffers.
  *
- * One table belongs to one operator subtask (one thread). Snapshots by key group and
- * the other state types build on it (the state layer's README).
+ * One table belongs to one operator subtask (one thread). It serves the built-in keyed
+ * aggregations (runtime/ops_keyed.c); the state kinds of include/eddy/state.h live in
+ * keyed_state.c's tables, keyed by (key, namespace) (the state layer's README).
  */
 #ifndef ED_HEAP_KV_H
 #define ED_HEAP_KV_H

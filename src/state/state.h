@@ -57,8 +57,32 @@ typedef int (*ed_state_key_fn)(eddy_state *s, const uint8_t *key, uint32_t klen,
                                const uint8_t *ns, uint32_t nslen, void *arg);
 int ed_state_for_each(eddy_state *s, ed_state_key_fn fn, void *arg);
 
-/* Number of (key, namespace) entries of s that hold a value (for tests and metrics). */
+/* The same with flags. By default (and in ed_state_for_each) an entry whose values have
+ * all expired under a NEVER_RETURN_EXPIRED TTL is skipped; ED_STATE_VISIT_EXPIRED visits
+ * it too (a full snapshot without cleanup_full_snapshot keeps expired entries). */
+#define ED_STATE_VISIT_EXPIRED 1u
+int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg);
+
+/* Number of (key, namespace) entries of s that hold a value (for tests and metrics):
+ * entries whose values expired but were not yet cleaned up count. */
 size_t ed_state_entries(eddy_state *s);
+
+/* Why the last call on s failed (a call returned -1, or NULL/0 where an error is
+ * possible), or NULL when it succeeded. Valid until the next call on s; the runtime
+ * copies it into the operator's error. Every call on s starts by clearing it. */
+const char *ed_state_error(const eddy_state *s);
+
+/* TTL: true when a value last accessed at last_access_ms has expired by the backend's
+ * clock (Flink: last access + ttl <= now); false for states without TTL. */
+bool ed_state_ttl_expired(eddy_state *s, int64_t last_access_ms);
+
+/* The key group stored with the entry of the current (key, namespace), or -1 when there
+ * is none (snapshots by key group; tests). */
+int ed_state_entry_key_group(eddy_state *s);
+
+/* Bytes the backend holds for state (pooled blocks are reused, never returned): for
+ * metrics, and for tests that check that steady-state access does not allocate. */
+size_t ed_state_backend_bytes(const ed_state_backend *b);
 
 /* ---- operator and broadcast state ----------------------------------------------------------
  * Per operator subtask, not keyed: named lists (operator state, split or union on
@@ -71,5 +95,7 @@ eddy_state *ed_operator_list(ed_operator_store *o, const eddy_state_desc *desc,
 eddy_state *ed_broadcast_map(ed_operator_store *o, const eddy_state_desc *desc, ed_err *err);
 /* Broadcast state is read-only in process_element: writes fail with an error. */
 void ed_broadcast_set_read_only(eddy_state *s, bool ro);
+/* The redistribution mode an operator list was declared with. */
+eddy_operator_state_mode ed_operator_list_mode(const eddy_state *s);
 
 #endif

@@ -1,0 +1,163 @@
+/*
+ * state_int.h - the heap backend's objects, shared by the files of src/state only.
+ *
+ * Memory. Every byte a state holds comes from the backend's pool: size classes (two per
+ * power of two) carved from one arena, with a free list per class (blocks above 64 KiB come
+ * from malloc). An entry, a value buffer, a list's element array or a map's slot array
+ * that is freed goes back to its class and is reused by the next one of that size, so a
+ * job whose key set is steady stops allocating; a value rewritten with a row that fits
+ * the buffer's class is copied in place.
+ *
+ * Tables. A state is an open-addressing table (linear probing, backward-shift deletion,
+ * no tombstones) of entries keyed by (key bytes, namespace bytes). An entry carries its
+ * key group (for snapshots by key group) and, by kind:
+ *
+ *   VALUE, REDUCING, AGGREGATING   one row (ed_buf) and its TTL access time
+ *   LIST                           rows back to back in one buffer + an element array
+ *                                  {offset, length, event ts, TTL access time}
+ *   MAP                            a nested table of {canonical key bytes, key row, value
+ *                                  row, TTL access time}
+ *
+ * The handle caches the entry of the current (key, namespace): the backend bumps
+ * `version` when either changes, so calls for the same key and window skip the lookup.
+ */
+#ifndef ED_STATE_INT_H
+#define ED_STATE_INT_H
+
+#include "state.h"
+
+/* ---- pool -------------------------------------------------------------------------------- */
+#define ED_SPOOL_MAX_CLASS 32 /* 2^16 = 64 KiB; larger blocks are malloc'ed and freed */
+
+typedef struct ed_spool {
+    ed_arena arena;
+    void *free[ED_SPOOL_MAX_CLASS + 1]; /* per class: a list linked through the blocks */
+    size_t bytes;                       /* obtained from the arena or malloc, never shrinks
+                                         * for pooled classes */
+} ed_spool;
+
+void ed_spool_init(ed_spool *p);
+void ed_spool_destroy(ed_spool *p);
+/* At least n bytes, 8-aligned; *cap gets the block's size. NULL when out of memory. */
+void *ed_spool_alloc(ed_spool *p, size_t n, uint32_t *cap);
+/* Returns a block of size cap (as given by ed_spool_alloc). Accepts NULL. */
+void ed_spool_free(ed_spool *p, void *ptr, uint32_t cap);
+
+/* A pool-owned byte buffer. */
+typedef struct ed_buf {
+    uint8_t *p;
+    uint32_t len, cap;
+} ed_buf;
+
+/* ---- entries ----------------------------------------------------------------------------- */
+typedef struct ed_list_el {
+    uint32_t off, len; /* the row within the list's data */
+    int64_t ts;        /* event timestamp, EDDY_NO_TIMESTAMP when none */
+    int64_t access;    /* TTL: last access */
+} ed_list_el;
+
+typedef struct ed_list {
+    ed_buf data;    /* rows back to back (each a multiple of 8 bytes) */
+    ed_buf els;     /* ed_list_el[els.len / sizeof(ed_list_el)] */
+    uint64_t stamp; /* from the backend's counter on every change: list views check it */
+} ed_list;
+
+typedef struct ed_mentry {
+    uint32_t hash, klen; /* canonical key bytes (whole words) */
+    uint32_t rlen, cap;  /* the key row's bytes; this block's size */
+    int64_t access;
+    ed_buf val;       /* the value row; len 0 for a NULL value */
+    uint64_t words[]; /* key bytes, then the key row */
+} ed_mentry;
+
+typedef struct ed_map {
+    ed_mentry **slots;
+    uint32_t mask, count, slots_cap;
+    uint64_t version; /* from the backend's counter on every change: iterators check it */
+} ed_map;
+
+typedef struct ed_entry {
+    uint32_t hash, key_group;
+    uint32_t klen, nslen;
+    uint32_t cap;   /* this block's size */
+    bool dead;      /* removed while ed_state_for_each ran; freed when it ends */
+    int64_t access; /* TTL of VALUE, REDUCING and AGGREGATING entries */
+    struct ed_entry *next_dead;
+    union {
+        ed_buf row;
+        ed_list list;
+        ed_map map;
+    } u;
+    uint64_t words[]; /* key bytes, padded to 8, then namespace bytes */
+} ed_entry;
+
+static inline const uint8_t *ed_entry_key(const ed_entry *e)
+{
+    return (const uint8_t *)e->words;
+}
+static inline const uint8_t *ed_entry_ns(const ed_entry *e)
+{
+    return (const uint8_t *)e->words + ED_ALIGN8(e->klen);
+}
+
+/* ---- backend and handles ----------------------------------------------------------------- */
+struct ed_state_backend {
+    int max_parallelism;
+    ed_clock *clock;
+    eddy_ctx *ctx;
+    ed_spool pool;
+    uint8_t *key, *ns; /* current key and namespace (copies) */
+    uint32_t klen, kcap, nslen, nscap;
+    int key_group;
+    uint64_t version;      /* bumped when the current key or namespace changes */
+    uint32_t hash;         /* of (key, namespace), computed on demand */
+    uint64_t hash_version; /* the version `hash` belongs to */
+    uint64_t stamp;        /* list stamps and map versions */
+    eddy_state **states;
+    uint32_t nstates, states_cap;
+};
+
+typedef struct ed_view_el {
+    const eddy_row *row;
+    int64_t ts;
+} ed_view_el;
+
+struct eddy_state {
+    ed_state_backend *b;
+    char *name;
+    eddy_state_kind kind;
+    char *schema_src, *key_schema_src; /* as declared, for the quick re-declaration check */
+    eddy_schema *schema, *key_schema, *acc_schema, *out_schema;
+    uint32_t arity, key_arity;
+    ed_keyspec mks;                             /* MAP: every field of key_schema */
+    eddy_row_builder *rb_a, *rb_out;            /* reduce/aggregate outputs; aggregate results */
+    ed_buf dflt;                                /* VALUE: the parsed default value, len 0 if none */
+    eddy_fn reduce, create, add, result, merge; /* names copied */
+    eddy_state_ttl ttl;
+    bool has_ttl;
+    /* operator and broadcast state */
+    bool op_list, broadcast, read_only;
+    eddy_operator_state_mode mode;
+    /* the table */
+    ed_entry **slots;
+    uint32_t mask, count, clean_pos;
+    uint64_t cache_ver; /* == b->version: `cache` is the current entry (NULL: none) */
+    ed_entry *cache;
+    int iterating; /* ed_state_for_each depth: removals are deferred */
+    ed_entry *dead;
+    /* scratch, reused */
+    ed_buf out, spare, spare_els, acc;
+    uint8_t *mkey;
+    uint32_t mkcap;
+    /* TTL lists: the elements the last read saw (valid while view_* match) */
+    ed_view_el *view;
+    uint32_t view_n, view_cap;
+    ed_entry *view_e;
+    uint64_t view_ver, view_stamp;
+    ed_err err; /* why the last call failed */
+};
+
+/* The state of that name, or NULL. */
+eddy_state *ed_state_find(ed_state_backend *b, const char *name);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * timers.c - the timer service (see timers.h).
+ *
+ * Per domain: a binary min-heap of timer entries ordered by (time, sequence number) and
+ * a hash set of the live entries over (time, key, namespace). Registering looks the
+ * timer up in the set first, so a timer exists once however often it is registered;
+ * deleting takes it out of the set and marks it dead, and the heap drops dead entries
+ * when they reach the top. Entries come from size-class free lists, so registering and
+ * firing timers does not call malloc once the service has warmed up.
+ */
+#include "timers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tentry {
+    int64_t time;
+    uint64_t seq;
+    uint32_t hash;
+    int key_group;
+    uint32_t klen, nslen;
+    bool dead;
+    uint8_t cls; /* size class, 255 for a malloc'd entry */
+    struct tentry *next_free;
+    uint8_t data[]; /* key bytes, then namespace bytes */
+} tentry;
+
+#define NCLASSES 4
+static const size_t class_size[NCLASSES] = {64, 128, 256, 512};
+
+typedef struct domain {
+    tentry **heap;
+    size_t n, cap;
+    tentry **set; /* open addressing, linear probing, NULL = empty */
+    uint32_t mask;
+    size_t live;
+} domain;
+
+struct ed_timer_service {
+    domain d[2];
+    uint64_t seq;
+    tentry *free_list[NCLASSES];
+    tentry *last_popped; /* returned to the free lists on the next call */
+};
+
+static void domain_init(domain *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->mask = 63;
+    d->set = ed_xcalloc(d->mask + 1, sizeof(tentry *));
+}
+
+ed_timer_service *ed_timers_new(void)
+{
+    ed_timer_service *t = ed_xcalloc(1, sizeof(*t));
+    domain_init(&t->d[0]);
+    domain_init(&t->d[1]);
+    return t;
+}
+
+static void entry_free(ed_timer_service *t, tentry *e)
+{
+    if (e->cls == 255) {
+        free(e);
+        return;
+    }
+    e->next_free = t->free_list[e->cls];
+    t->free_list[e->cls] = e;
+}
+
+void ed_timers_free(ed_timer_service *t)
+{
+    if (!t) return;
+    for (int k = 0; k < 2; k++) {
+        domain *d = &t->d[k];
+        for (size_t i = 0; i < d->n; i++) entry_free(t, d->heap[i]);
+        free(d->heap);
+        free(d->set);
+    }
+    if (t->last_popped) entry_free(t, t->last_popped);
+    for (int c = 0; c < NCLASSES; c++) {
+        tentry *e = t->free_list[c];
+        while (e) {
+            tentry *n = e->next_free;
+            free(e);
+            e = n;
+        }
+    }
+    free(t);
+}
+
+static uint32_t timer_hash(int64_t time, const uint8_t *key, uint32_t klen, const uint8_t *ns,
+                           uint32_t nslen)
+{
+    uint32_t h = ed_murmur3_32(key, klen, (uint32_t)time ^ (uint32_t)((uint64_t)time >> 32));
+    if (nslen) h = ed_murmur3_32(ns, nslen, h);
+    return h;
+}
+
+static bool same(const tentry *e, int64_t time, const uint8_t *key, uint32_t klen,
+                 const uint8_t *ns, uint32_t nslen)
+{
+    return e->time == time && e->klen == klen && e->nslen == nslen &&
+           memcmp(e->data, key, klen) == 0 && memcmp(e->data + klen, ns, nslen) == 0;
+}
+
+static tentry **set_find(domain *d, uint32_t hash, int64_t time, const uint8_t *key,
+                         uint32_t klen, const uint8_t *ns, uint32_t nslen)
+{
+    for (uint32_t i = (uint32_t)ed_mix64(hash) & d->mask;; i = (i + 1) & d->mask) {
+        tentry *e = d->set[i];
+        if (!e || (e->hash == hash && same(e, time, key, klen, ns, nslen))) return &d->set[i];
+    }
+}
+
+static int set_grow(domain *d)
+{
+    uint32_t nmask = d->mask * 2 + 1;
+    tentry **ns = calloc((size_t)nmask + 1, sizeof(tentry *));
+    if (!ns) return -1;
+    for (uint32_t i = 0; i <= d->mask; i++) {
+        tentry *e = d->set[i];
+        if (!e) continue;
+        uint32_t j = (uint32_t)ed_mix64(e->hash) & nmask;
+        while (ns[j]) j = (j + 1) & nmask;
+        ns[j] = e;
+    }
+    free(d->set);
+    d->set = ns;
+    d->mask = nmask;
+    return 0;
+}
+
+/* Removes the entry at slot i with backward-shift deletion (no tombstones). */
+static void set_remove_at(domain *d, uint32_t i)
+{
+    d->set[i] = NULL;
+    for (uint32_t j = (i + 1) & d->mask; d->set[j]; j = (j + 1) & d->mask) {
+        tentry *e = d->set[j];
+        uint32_t home = (uint32_t)ed_mix64(e->hash) & d->mask;
+        /* e may move to the hole at i when its home is not within (i, j] */
+        bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!between) {
+            d->set[i] = e;
+            d->set[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static bool before(const tentry *a, const tentry *b)
+{
+    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+}
+
+static void heap_up(domain *d, size_t i)
+{
+    tentry *e = d->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(e, d->heap[p])) break;
+        d->heap[i] = d->heap[p];
+        i = p;
+    }
+    d->heap[i] = e;
+}
+
+static void heap_down(domain *d, size_t i)
+{
+    tentry *e = d->heap[i];
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const tentry *best = e;
+        if (l < d->n && before(d->heap[l], best)) {
+            m = l;
+            best = d->heap[l];
+        }
+        if (r < d->n && before(d->heap[r], best)) m = r;
+        if (m == i) break;
+        d->heap[i] = d->heap[m];
+        i = m;
+    }
+    d->heap[i] = e;
+}
+
+static tentry *heap_pop(domain *d)
+{
+    tentry *top = d->heap[0];
+    d->heap[0] = d->heap[--d->n];
+    if (d->n) heap_down(d, 0);
+    return top;
+}
+
+static void recycle_last(ed_timer_service *t)
+{
+    if (t->last_popped) {
+        entry_free(t, t->last_popped);
+        t->last_popped = NULL;
+    }
+}
+
+int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
+                       const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
+                       uint32_t nslen)
+{
+    /* the entry of the last pop stays: its caller may still be reading it */
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    uint32_t h = timer_hash(time, key, klen, ns, nslen);
+    tentry **slot = set_find(d, h, time, key, klen, ns, nslen);
+    if (*slot) return 0; /* already registered */
+    if ((d->live + 1) * 2 > d->mask + 1) {
+        if (set_grow(d)) return -1;
+        slot = set_find(d, h, time, key, klen, ns, nslen);
+    }
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        tentry **nh = realloc(d->heap, cap * sizeof(tentry *));
+        if (!nh) return -1;
+        d->heap = nh;
+        d->cap = cap;
+    }
+    size_t need = sizeof(tentry) + klen + nslen;
+    tentry *e = NULL;
+    uint8_t cls = 255;
+    for (uint8_t c = 0; c < NCLASSES; c++)
+        if (need <= class_size[c]) {
+            cls = c;
+            break;
+        }
+    if (cls != 255 && t->free_list[cls]) {
+        e = t->free_list[cls];
+        t->free_list[cls] = e->next_free;
+    } else {
+        e = malloc(cls != 255 ? class_size[cls] : need);
+        if (!e) return -1;
+    }
+    e->time = time;
+    e->seq = t->seq++;
+    e->hash = h;
+    e->key_group = key_group;
+    e->klen = klen;
+    e->nslen = nslen;
+    e->dead = false;
+    e->cls = cls;
+    memcpy(e->data, key, klen);
+    if (nslen) memcpy(e->data + klen, ns, nslen);
+    *slot = e;
+    d->live++;
+    d->heap[d->n] = e;
+    heap_up(d, d->n++);
+    return 0;
+}
+
+void ed_timers_delete(ed_timer_service *t, eddy_time_domain dom, int64_t time,
+                      const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    uint32_t h = timer_hash(time, key, klen, ns, nslen);
+    tentry **slot = set_find(d, h, time, key, klen, ns, nslen);
+    if (!*slot) return;
+    (*slot)->dead = true;
+    set_remove_at(d, (uint32_t)(slot - d->set));
+    d->live--;
+}
+
+/* Drops dead entries from the top of the heap. */
+static void skip_dead(ed_timer_service *t, domain *d)
+{
+    while (d->n && d->heap[0]->dead) entry_free(t, heap_pop(d));
+}
+
+bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_timer *out)
+{
+    recycle_last(t);
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    skip_dead(t, d);
+    if (!d->n || d->heap[0]->time > limit) return false;
+    tentry *e = heap_pop(d);
+    tentry **slot = set_find(d, e->hash, e->time, e->data, e->klen, e->data + e->klen, e->nslen);
+    ed_assert(*slot == e);
+    set_remove_at(d, (uint32_t)(slot - d->set));
+    d->live--;
+    *out = (ed_timer){.time = e->time,
+                      .key = e->data,
+                      .klen = e->klen,
+                      .key_group = e->key_group,
+                      .ns = e->data + e->klen,
+                      .nslen = e->nslen};
+    t->last_popped = e; /* out points into it until the next call */
+    return true;
+}
+
+int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain dom)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    skip_dead(t, d);
+    return d->n ? d->heap[0]->time : INT64_MAX;
+}
+
+size_t ed_timers_count(ed_timer_service *t, eddy_time_domain dom)
+{
+    return t->d[dom == EDDY_PROCESSING_TIME].live;
+}
