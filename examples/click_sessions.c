@@ -74,6 +74,9 @@ int eddy_job_main(eddy_env *env, int argc, char **argv)
     }
     eddy_stream *clicks = eddy_source(env, "filesystem", "user_id BIGINT, ts BIGINT", "path",
                                       argv[1], "format", "csv", NULL);
+    /* one reader: the file's order is the event order the lateness rule sees, at any
+     * parallelism of the sessions */
+    eddy_set_parallelism(clicks, 1);
     eddy_watermark_strategy wm = eddy_bounded_out_of_orderness(10000, "ts");
     wm.per_record = true; /* deterministic lateness for a replayed file */
     clicks = eddy_assign_timestamps_and_watermarks(clicks, wm);

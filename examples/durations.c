@@ -95,6 +95,7 @@ int eddy_job_main(eddy_env *env, int argc, char **argv)
     }
     eddy_stream *events = eddy_source(env, "filesystem", "k STRING, ts BIGINT, kind STRING",
                                       "path", argv[1], "format", "csv", NULL);
+    eddy_set_parallelism(events, 1); /* one reader: events in file order */
     eddy_watermark_strategy wm = eddy_monotonous_timestamps("ts");
     wm.per_record = true; /* deterministic timeouts for a replayed file */
     events = eddy_assign_timestamps_and_watermarks(events, wm);

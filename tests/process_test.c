@@ -13,6 +13,7 @@
  * arrive in a given order hold one source back until the operator has seen the other
  * (a gate function waiting on a counter the operator's functions bump).
  */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -47,7 +48,8 @@ static eddy_stream *csv_source(eddy_env *env, const char *schema, const char *co
         rows[i] = copy;
     }
     eddy_stream *st = eddy_from_rows(env, schema, rows, n);
-    for (size_t i = 0; i < n; i++) free((void *)rows[i]);
+    for (size_t i = 0; i < n; i++)
+        free((void *)rows[i]);
     free(rows);
     eddy_rb_free(b);
     eddy_schema_free(s);
@@ -144,7 +146,10 @@ static eddy_str key_str(eddy_ctx *ctx)
     return k ? eddy_row_str(k, 0) : (eddy_str){"?", 1};
 }
 
-static bool str_is(eddy_str s, const char *c) { return s.len == strlen(c) && !memcmp(s.ptr, c, s.len); }
+static bool str_is(eddy_str s, const char *c)
+{
+    return s.len == strlen(c) && !memcmp(s.ptr, c, s.len);
+}
 
 /* ---- keyed process: the START/END durations pattern ------------------------------------ */
 
@@ -190,10 +195,10 @@ int durations_timeout(eddy_ctx *ctx, int64_t timestamp, eddy_collector *out)
 static void check_durations(int p)
 {
     static const char *const events[] = {
-        "a,0,START",        "b,1000,START",      "a,3600000,END", "c,7200000,START",
-        "c,20000000,END", /* watermark 19999999: fires b's timer at 14401000 */
-        "b,15000000,END",   /* after b's timeout: nothing */
-        "d,1000,START",     /* its timer is below the watermark: fires at the next (MAX) */
+        "a,0,START",       "b,1000,START",   "a,3600000,END",
+        "c,7200000,START", "c,20000000,END", /* watermark 19999999: fires b's timer at 14401000 */
+        "b,15000000,END",                    /* after b's timeout: nothing */
+        "d,1000,START", /* its timer is below the watermark: fires at the next (MAX) */
     };
     eddy_env *env = env_p(p);
     eddy_stream *s = CSV_SOURCE(env, "id STRING, ts BIGINT, kind STRING", events);
@@ -218,8 +223,14 @@ static void check_durations(int p)
     eddy_env_free(env);
 }
 
-ED_TEST(keyed_process_durations_p1) { check_durations(1); }
-ED_TEST(keyed_process_durations_p2) { check_durations(2); }
+ED_TEST(keyed_process_durations_p1)
+{
+    check_durations(1);
+}
+ED_TEST(keyed_process_durations_p2)
+{
+    check_durations(2);
+}
 
 /* ---- keyed process in the harness: timer order, dedup, deletion, processing time -------- */
 
@@ -248,8 +259,8 @@ static ed_harness *timers_harness(eddy_env *env)
 {
     eddy_env_use_manual_clock(env, 1000);
     eddy_stream *s = csv_source(env, "k STRING, t BIGINT, op STRING", NULL, 0);
-    s = eddy_keyed_process(eddy_key_by(s, "k"), EDDY_FN(timers_process),
-                           EDDY_FN(timers_on_timer), "k STRING, domain STRING, t BIGINT");
+    s = eddy_keyed_process(eddy_key_by(s, "k"), EDDY_FN(timers_process), EDDY_FN(timers_on_timer),
+                           "k STRING, domain STRING, t BIGINT");
     eddy_discard(s);
     ed_err err = {0};
     ed_harness *h = ed_harness_new(env, s, &err);
@@ -299,7 +310,7 @@ ED_TEST(processing_time_timers_with_manual_clock)
     ED_CHECK_INT(ed_harness_push_csv(h, 0, "a,100,preg", 5), 0); /* the same: once */
     ED_CHECK_INT(ed_harness_push_csv(h, 0, "b,50,preg", 5), 0);  /* at 1050 */
     ED_CHECK_INT(ed_harness_push_csv(h, 0, "c,70,preg", 5), 0);
-    ED_CHECK_INT(ed_harness_push_csv(h, 0, "c,70,pdel", 5), 0);  /* deleted */
+    ED_CHECK_INT(ed_harness_push_csv(h, 0, "c,70,pdel", 5), 0); /* deleted */
     ED_CHECK_INT(ed_harness_watermark(h, 2000), 0); /* event time moves no processing timer */
     ED_CHECK_STR(ed_harness_text(h), "WM 2000");
     ed_harness_clear(h);
@@ -313,6 +324,77 @@ ED_TEST(processing_time_timers_with_manual_clock)
     ED_CHECK_STR(ed_harness_text(h), "+I[a, processing, 1100]");
     ed_harness_free(h);
     eddy_env_free(env);
+}
+
+/* The same in a running job: the test's thread moves the job's manual clock
+ * (eddy_env_advance_clock) once the timer is set; the second source waits until it
+ * fired, so the output order is fixed. */
+static _Atomic int pt_registered, pt_fired;
+
+int pt_process(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    if (str_is(eddy_row_str(in, 2), "preg")) {
+        int64_t at = eddy_ctx_processing_time(ctx) + eddy_row_i64(in, 1);
+        if (eddy_timer_register_processing_time(ctx, at)) return -1;
+        atomic_store(&pt_registered, 1);
+    }
+    return emit_str_i64(out, key_str(ctx), "record", eddy_ctx_processing_time(ctx));
+}
+
+int pt_on_timer(eddy_ctx *ctx, int64_t t, eddy_collector *out)
+{
+    int rc = timers_on_timer(ctx, t, out);
+    atomic_store(&pt_fired, 1);
+    return rc;
+}
+
+int gate_on_fired(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    for (int i = 0; i < 10000 && !atomic_load(&pt_fired); i++)
+        usleep(1000);
+    if (!atomic_load(&pt_fired)) return eddy_fail(ctx, "gate: the timer never fired");
+    return eddy_rb_copy(out, in);
+}
+
+static void *clock_mover(void *arg)
+{
+    for (int i = 0; i < 10000 && !atomic_load(&pt_registered); i++)
+        usleep(1000);
+    eddy_env_advance_clock(arg, 100);
+    return NULL;
+}
+
+static void check_processing_time_job(int p)
+{
+    static const char *const first[] = {"a,100,preg"}, *const second[] = {"b,0,none"};
+    atomic_store(&pt_registered, 0);
+    atomic_store(&pt_fired, 0);
+    eddy_env *env = env_p(p);
+    eddy_env_use_manual_clock(env, 1000);
+    const char *schema = "k STRING, t BIGINT, op STRING";
+    eddy_stream *a = CSV_SOURCE(env, schema, first);
+    eddy_stream *b = eddy_map(CSV_SOURCE(env, schema, second), EDDY_FN(gate_on_fired), schema);
+    eddy_stream *s = eddy_keyed_process(eddy_key_by(eddy_union(a, b), "k"), EDDY_FN(pt_process),
+                                        EDDY_FN(pt_on_timer), "k STRING, what STRING, t BIGINT");
+    collected c = collect(s);
+    pthread_t th;
+    ED_REQUIRE(pthread_create(&th, NULL, clock_mover, env) == 0);
+    int rc = execute(env);
+    pthread_join(th, NULL);
+    ED_REQUIRE(rc == 0);
+    CHECK_TEXT(c, p > 1,
+               p > 1 ? "+I[a, processing, 1100]\n+I[a, record, 1000]\n+I[b, record, 1100]"
+                     : "+I[a, record, 1000]\n+I[a, processing, 1100]\n+I[b, record, 1100]");
+    eddy_env_free(env);
+}
+
+ED_TEST(processing_time_timers_in_a_job_p1)
+{
+    check_processing_time_job(1);
+}
+ED_TEST(processing_time_timers_in_a_job_p2)
+{
+    check_processing_time_job(2);
 }
 
 /* ---- side outputs ---------------------------------------------------------------------- */
@@ -359,8 +441,14 @@ static void check_side_outputs(int p)
     eddy_env_free(env);
 }
 
-ED_TEST(side_outputs_from_process_and_on_timer_p1) { check_side_outputs(1); }
-ED_TEST(side_outputs_from_process_and_on_timer_p2) { check_side_outputs(2); }
+ED_TEST(side_outputs_from_process_and_on_timer_p1)
+{
+    check_side_outputs(1);
+}
+ED_TEST(side_outputs_from_process_and_on_timer_p2)
+{
+    check_side_outputs(2);
+}
 
 /* ---- co-process -------------------------------------------------------------------------- */
 
@@ -393,16 +481,22 @@ static void check_co_process(int p)
     eddy_stream *a = eddy_rebalance(CSV_SOURCE(env, "w STRING", words));
     eddy_stream *b = eddy_rebalance(numbers(env, 3));
     eddy_connected *c = eddy_connect(a, b);
-    eddy_stream *s = eddy_co_process(c, EDDY_FN(co_words), EDDY_FN(co_numbers), EDDY_FN_NONE,
-                                     "s STRING");
+    eddy_stream *s =
+        eddy_co_process(c, EDDY_FN(co_words), EDDY_FN(co_numbers), EDDY_FN_NONE, "s STRING");
     collected r = collect(s);
     ED_REQUIRE(execute(env) == 0);
     CHECK_TEXT(r, 1, "+I[1:x]\n+I[1:y]\n+I[2:1]\n+I[2:2]\n+I[2:3]");
     eddy_env_free(env);
 }
 
-ED_TEST(co_process_non_keyed_p1) { check_co_process(1); }
-ED_TEST(co_process_non_keyed_p2) { check_co_process(2); }
+ED_TEST(co_process_non_keyed_p1)
+{
+    check_co_process(1);
+}
+ED_TEST(co_process_non_keyed_p2)
+{
+    check_co_process(2);
+}
 
 int co_timer_attempt(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
@@ -483,26 +577,38 @@ static void check_keyed_co_process(int p)
     eddy_stream *ctl = eddy_key_by(CSV_SOURCE(env, "key STRING, on BOOLEAN", control), "key");
     eddy_stream *dat = stamped(CSV_SOURCE(env, "name STRING, v BIGINT, ts BIGINT", data), "ts");
     dat = eddy_key_by(dat, "name"); /* another field name, the same key type */
-    eddy_stream *s = eddy_co_process(eddy_connect(ctl, dat), EDDY_FN(control_process),
-                                     EDDY_FN(data_process), EDDY_FN(control_on_timer),
-                                     "k STRING, sum BIGINT");
+    eddy_stream *s =
+        eddy_co_process(eddy_connect(ctl, dat), EDDY_FN(control_process), EDDY_FN(data_process),
+                        EDDY_FN(control_on_timer), "k STRING, sum BIGINT");
     collected r = collect(s);
     ED_REQUIRE(execute(env) == 0);
     CHECK_TEXT(r, 1, "+I[a, 3] @100\n+I[c, 7] @100");
     eddy_env_free(env);
 }
 
-ED_TEST(keyed_co_process_shares_state_and_timers_p1) { check_keyed_co_process(1); }
-ED_TEST(keyed_co_process_shares_state_and_timers_p2) { check_keyed_co_process(2); }
+ED_TEST(keyed_co_process_shares_state_and_timers_p1)
+{
+    check_keyed_co_process(1);
+}
+ED_TEST(keyed_co_process_shares_state_and_timers_p2)
+{
+    check_keyed_co_process(2);
+}
 
 /* ---- builder errors ------------------------------------------------------------------------ */
 
-int noop_process(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return 0; }
+int noop_process(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    return 0;
+}
 int noop_join(eddy_ctx *ctx, const eddy_row *l, const eddy_row *r, eddy_collector *out)
 {
     return 0;
 }
-int noop_timer(eddy_ctx *ctx, int64_t t, eddy_collector *out) { return 0; }
+int noop_timer(eddy_ctx *ctx, int64_t t, eddy_collector *out)
+{
+    return 0;
+}
 
 static void expect_build_error(eddy_env *env, const void *handle, const char *msg, int line)
 {
@@ -551,8 +657,7 @@ ED_TEST(builder_errors)
                                           EDDY_FN(noop_join), "s STRING"),
                        "eddy_interval_join needs a keyed stream");
     env = eddy_env_new();
-    EXPECT_BUILD_ERROR(env,
-                       eddy_keyed_process(kv(env), EDDY_FN(noop_process), EDDY_FN_NONE, NULL),
+    EXPECT_BUILD_ERROR(env, eddy_keyed_process(kv(env), EDDY_FN(noop_process), EDDY_FN_NONE, NULL),
                        "eddy_keyed_process needs a keyed stream");
     env = eddy_env_new();
     EXPECT_BUILD_ERROR(env,
@@ -568,8 +673,8 @@ ED_TEST(builder_errors)
     EXPECT_BUILD_ERROR(env, eddy_broadcast_state(kv(env), &nokey, 1),
                        "eddy_broadcast_state: 'm' has no key_schema");
     env = eddy_env_new();
-    eddy_state_desc m = {.name = "m", .kind = EDDY_STATE_MAP, .schema = "n BIGINT",
-                         .key_schema = "k STRING"};
+    eddy_state_desc m = {
+        .name = "m", .kind = EDDY_STATE_MAP, .schema = "n BIGINT", .key_schema = "k STRING"};
     EXPECT_BUILD_ERROR(env,
                        eddy_broadcast_process(kv(env), eddy_broadcast_state(kv(env), &m, 1),
                                               EDDY_FN(noop_process), EDDY_FN(noop_process),
@@ -596,7 +701,8 @@ static const eddy_state_desc rules_desc = {
 /* Waits until *counter reaches want (another operator's progress); 10 s at most. */
 static int wait_for(eddy_ctx *ctx, _Atomic int *counter, int want)
 {
-    for (int i = 0; i < 10000 && atomic_load(counter) < want; i++) usleep(1000);
+    for (int i = 0; i < 10000 && atomic_load(counter) < want; i++)
+        usleep(1000);
     return atomic_load(counter) >= want ? 0 : eddy_fail(ctx, "gate: timed out");
 }
 
@@ -659,11 +765,11 @@ static void check_broadcast(int p)
     eddy_env *env = env_p(p);
     eddy_broadcast_stream *b =
         eddy_broadcast_state(CSV_SOURCE(env, "name STRING, lim BIGINT", rules), &rules_desc, 1);
-    eddy_stream *main = eddy_map(CSV_SOURCE(env, "v BIGINT", values), EDDY_FN(gate_on_rules),
-                                 "v BIGINT");
-    eddy_stream *s = eddy_broadcast_process(eddy_rebalance(main), b, EDDY_FN(rules_element),
-                                            EDDY_FN(rules_broadcast), EDDY_FN_NONE,
-                                            "v BIGINT, rule STRING");
+    eddy_stream *main =
+        eddy_map(CSV_SOURCE(env, "v BIGINT", values), EDDY_FN(gate_on_rules), "v BIGINT");
+    eddy_stream *s =
+        eddy_broadcast_process(eddy_rebalance(main), b, EDDY_FN(rules_element),
+                               EDDY_FN(rules_broadcast), EDDY_FN_NONE, "v BIGINT, rule STRING");
     collected r = collect(s);
     ED_REQUIRE(execute(env) == 0);
     CHECK_TEXT(r, 1, "+I[200, big]\n+I[200, small]\n+I[50, small]");
@@ -671,8 +777,14 @@ static void check_broadcast(int p)
     eddy_env_free(env);
 }
 
-ED_TEST(broadcast_process_p1) { check_broadcast(1); }
-ED_TEST(broadcast_process_p2) { check_broadcast(2); }
+ED_TEST(broadcast_process_p1)
+{
+    check_broadcast(1);
+}
+ED_TEST(broadcast_process_p2)
+{
+    check_broadcast(2);
+}
 
 /* Keyed: (user, amount) adds to the user's total; a total over the broadcast rule "max"
  * emits "over". The broadcast row "report" emits every user's total through
@@ -749,8 +861,14 @@ static void check_keyed_broadcast(int p)
     eddy_env_free(env);
 }
 
-ED_TEST(keyed_broadcast_apply_to_keyed_state_p1) { check_keyed_broadcast(1); }
-ED_TEST(keyed_broadcast_apply_to_keyed_state_p2) { check_keyed_broadcast(2); }
+ED_TEST(keyed_broadcast_apply_to_keyed_state_p1)
+{
+    check_keyed_broadcast(1);
+}
+ED_TEST(keyed_broadcast_apply_to_keyed_state_p2)
+{
+    check_keyed_broadcast(2);
+}
 
 /* process_element writes broadcast state: the write fails, and so does the job. */
 int rules_element_writes(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
@@ -779,9 +897,9 @@ ED_TEST(broadcast_state_is_read_only_in_process_element)
     eddy_broadcast_stream *b =
         eddy_broadcast_state(csv_source(env, "name STRING, lim BIGINT", NULL, 0), &rules_desc, 1);
     eddy_stream *main = csv_source(env, "v BIGINT", NULL, 0);
-    eddy_stream *s = eddy_broadcast_process(main, b, EDDY_FN(rules_element_writes),
-                                            EDDY_FN(rules_broadcast), EDDY_FN_NONE,
-                                            "v BIGINT, rule STRING");
+    eddy_stream *s =
+        eddy_broadcast_process(main, b, EDDY_FN(rules_element_writes), EDDY_FN(rules_broadcast),
+                               EDDY_FN_NONE, "v BIGINT, rule STRING");
     eddy_discard(s);
     ed_err err = {0};
     ed_harness *h = ed_harness_new(env, s, &err);
@@ -809,7 +927,8 @@ ED_TEST(broadcast_state_is_read_only_in_process_element)
     eddy_env_free(env);
 }
 
-/* ---- interval join ---------------------------------------------------------------------------- */
+/* ---- interval join ----------------------------------------------------------------------------
+ */
 
 /* (k, l, r, ts): the pair and the result's timestamp. */
 int join_pair(eddy_ctx *ctx, const eddy_row *l, const eddy_row *r, eddy_collector *out)
@@ -833,8 +952,8 @@ static void check_interval_join(int p, bool lower_excl, bool upper_excl, const c
     eddy_env *env = env_p(p);
     eddy_stream *l = eddy_key_by(stamped(CSV_SOURCE(env, JOIN_IN, left), "ts"), "k");
     eddy_stream *r = eddy_key_by(stamped(CSV_SOURCE(env, JOIN_IN, right), "ts"), "k");
-    eddy_stream *s = eddy_interval_join(l, r, -2, 1, lower_excl, upper_excl, EDDY_FN(join_pair),
-                                        JOIN_OUT);
+    eddy_stream *s =
+        eddy_interval_join(l, r, -2, 1, lower_excl, upper_excl, EDDY_FN(join_pair), JOIN_OUT);
     collected c = collect(s);
     ED_REQUIRE(execute(env) == 0);
     CHECK_TEXT(c, 1, want);
@@ -940,12 +1059,12 @@ ED_TEST(interval_join_negative_bounds_cleanup)
     ed_err err = {0};
     ed_harness *h = ed_harness_new(env, s, &err);
     ED_REQUIRE(h);
-    ED_CHECK_INT(ed_harness_push_csv(h, 1, "a,6,R6", 6), 0);   /* joins left in [9, 11] */
+    ED_CHECK_INT(ed_harness_push_csv(h, 1, "a,6,R6", 6), 0);    /* joins left in [9, 11] */
     ED_CHECK_INT(ed_harness_push_csv(h, 0, "a,10,L10", 10), 0); /* joins right in [5, 7] */
     ED_CHECK_INT(ed_harness_push_csv(h, 0, "a,12,L12", 12), 0); /* [7, 9]: nothing */
     ED_CHECK_STR(ed_harness_text(h), "+I[a, L10, R6, 10] @10");
     ED_CHECK_INT(ed_harness_watermark(h, 10), 0);
-    ED_CHECK_INT(join_entries(h, ED_IJ_LEFT_BUFFER, schema), 1); /* left 12 until 12 */
+    ED_CHECK_INT(join_entries(h, ED_IJ_LEFT_BUFFER, schema), 1);  /* left 12 until 12 */
     ED_CHECK_INT(join_entries(h, ED_IJ_RIGHT_BUFFER, schema), 1); /* right 6 until 11 */
     ED_CHECK_INT(ed_harness_watermark(h, 11), 0);
     ED_CHECK_INT(join_entries(h, ED_IJ_RIGHT_BUFFER, schema), 0);

@@ -33,7 +33,7 @@ struct eddy_connected {
 
 struct eddy_broadcast_stream {
     eddy_env *env;
-    int node;             /* the BROADCAST partition node */
+    int node;              /* the BROADCAST partition node */
     ed_process_spec descs; /* descs/ndescs only */
 };
 
@@ -83,7 +83,8 @@ static int check_same_keys(eddy_env *env, const ed_node *a, const ed_node *b, co
     ed_keyspec ka, kb;
     if (key_spec_of(env, a, &ka, what) || key_spec_of(env, b, &kb, what)) return -1;
     bool same = ka.n == kb.n;
-    for (uint32_t i = 0; same && i < ka.n; i++) same = ka.type[i] == kb.type[i];
+    for (uint32_t i = 0; same && i < ka.n; i++)
+        same = ka.type[i] == kb.type[i];
     if (same) return 0;
     char ta[256], tb[256];
     key_types_text(&ka, ta, sizeof(ta));
@@ -108,7 +109,10 @@ static ed_node *process_node(eddy_env *env, const char *factory, const char *nam
     return n;
 }
 
-static bool given(eddy_fn f) { return f.name || f.ptr; }
+static bool given(eddy_fn f)
+{
+    return f.name || f.ptr;
+}
 
 /* ---- one keyed input -------------------------------------------------------------------- */
 
@@ -143,8 +147,9 @@ eddy_connected *eddy_connect(eddy_stream *first, eddy_stream *second)
     }
     ed_node *ka = keyed_node(first), *kb = keyed_node(second);
     if (!ka != !kb) {
-        ed_api_fail(env, "eddy_connect: the %s stream is keyed and the %s is not: key both "
-                         "(eddy_key_by) or neither",
+        ed_api_fail(env,
+                    "eddy_connect: the %s stream is keyed and the %s is not: key both "
+                    "(eddy_key_by) or neither",
                     ka ? "first" : "second", ka ? "second" : "first");
         return NULL;
     }
@@ -197,8 +202,10 @@ static int check_desc(eddy_env *env, const eddy_state_desc *descs, int i)
         return -1;
     }
     if (d->kind != EDDY_STATE_MAP) {
-        ed_api_fail(env, "%s: '%s' is not a MAP state: broadcast state is a map (Flink's "
-                         "MapStateDescriptor)", what, d->name);
+        ed_api_fail(env,
+                    "%s: '%s' is not a MAP state: broadcast state is a map (Flink's "
+                    "MapStateDescriptor)",
+                    what, d->name);
         return -1;
     }
     if (!d->key_schema) {
@@ -241,7 +248,8 @@ eddy_broadcast_stream *eddy_broadcast_state(eddy_stream *s, const eddy_state_des
     eddy_broadcast_stream *b = ed_xcalloc(1, sizeof(*b));
     b->env = env;
     b->node = n->id;
-    for (int i = 0; i < ndescs; i++) ed_process_spec_add_desc(&b->descs, &descs[i]);
+    for (int i = 0; i < ndescs; i++)
+        ed_process_spec_add_desc(&b->descs, &descs[i]);
     n->spec = b;
     n->free_spec = broadcast_free;
     return b;
@@ -260,11 +268,13 @@ eddy_stream *eddy_broadcast_process(eddy_stream *input, eddy_broadcast_stream *b
                            what);
     ed_node *k = keyed_node(input);
     if (!k && given(on_timer))
-        return ed_api_fail(env, "%s: on_timer needs a keyed input: timers exist only on keyed "
-                                "streams (eddy_key_by)", what);
+        return ed_api_fail(env,
+                           "%s: on_timer needs a keyed input: timers exist only on keyed "
+                           "streams (eddy_key_by)",
+                           what);
     ed_node *n = process_node(env, "broadcast_process",
-                              k ? "Co-Process-Broadcast-Keyed" : "Co-Process-Broadcast",
-                              out_schema, NULL, process_element);
+                              k ? "Co-Process-Broadcast-Keyed" : "Co-Process-Broadcast", out_schema,
+                              NULL, process_element);
     if (!n) return NULL;
     ed_api_add_input(n, input->node);
     ed_api_add_input(n, b->node);
@@ -272,7 +282,8 @@ eddy_stream *eddy_broadcast_process(eddy_stream *input, eddy_broadcast_stream *b
     spec->fn[0] = process_element;
     spec->fn[1] = process_broadcast;
     spec->on_timer = on_timer;
-    for (int i = 0; i < b->descs.ndescs; i++) ed_process_spec_add_desc(spec, &b->descs.descs[i]);
+    for (int i = 0; i < b->descs.ndescs; i++)
+        ed_process_spec_add_desc(spec, &b->descs.descs[i]);
     if (k) ed_api_copy_keying(&n->keying, k);
     return ed_api_handle(env, n->id);
 }
@@ -282,14 +293,15 @@ eddy_stream *eddy_broadcast_process(eddy_stream *input, eddy_broadcast_stream *b
 /* Bounds beyond this are meaningless as milliseconds and would overflow when shifted. */
 #define ED_IJ_MAX_BOUND (INT64_C(1) << 62)
 
-eddy_stream *eddy_interval_join(eddy_stream *left_keyed, eddy_stream *right_keyed,
-                                int64_t lower_ms, int64_t upper_ms, bool lower_exclusive,
-                                bool upper_exclusive, eddy_fn join, const char *out_schema)
+eddy_stream *eddy_interval_join(eddy_stream *left_keyed, eddy_stream *right_keyed, int64_t lower_ms,
+                                int64_t upper_ms, bool lower_exclusive, bool upper_exclusive,
+                                eddy_fn join, const char *out_schema)
 {
     if (!ed_api_usable(left_keyed) || !ed_api_usable(right_keyed)) return NULL;
     eddy_env *env = left_keyed->env;
     const char *what = "eddy_interval_join";
-    if (right_keyed->env != env) return ed_api_fail(env, "%s: streams of different environments", what);
+    if (right_keyed->env != env)
+        return ed_api_fail(env, "%s: streams of different environments", what);
     ed_node *kl = ed_api_keyed_input(left_keyed, what);
     if (!kl) return NULL;
     ed_node *kr = ed_api_keyed_input(right_keyed, what);

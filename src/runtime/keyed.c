@@ -12,10 +12,23 @@
  * watermark. Processing-time timers fire from the task's loop when the job's clock
  * passes them (ed_op_fire_processing_time).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "operators.h"
+
+/* The state layer tells which call failed; a user function that then returns an error
+ * without saying why is reported with it. */
+static void note_state_error(eddy_ctx *ctx, const char *msg)
+{
+    snprintf(ctx->op->note, sizeof ctx->op->note, "%s", msg);
+}
+
+__attribute__((constructor)) static void install_state_hook(void)
+{
+    ed_state_error_hook = note_state_error;
+}
 
 int64_t ed_op_now(const ed_operator *op)
 {

@@ -138,6 +138,7 @@ struct ed_operator {
     int64_t watermark;  /* the last watermark this operator saw */
     int64_t pt_callback_at; /* when to call vt->on_processing_time (INT64_MAX: never) */
     int split;          /* sources: the split the records being emitted come from */
+    char note[256];     /* the last failed state call: the reason if a function gives up */
 };
 
 /* ---- emitting -------------------------------------------------------------------------- */

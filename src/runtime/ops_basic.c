@@ -28,8 +28,13 @@ static void fn_close(ed_operator *op)
  * emitted into, or of a cancelled job; otherwise it failed itself. */
 static int user_failed(ed_operator *op)
 {
-    if (!ed_task_has_error(op->task) && !ed_op_cancelled(op))
-        ed_op_fail(op, "function '%s' returned an error", op->node->fn.name);
+    if (!ed_task_has_error(op->task) && !ed_op_cancelled(op)) {
+        if (op->note[0])
+            ed_op_fail(op, "function '%s' returned an error after: %s", op->node->fn.name,
+                       op->note);
+        else
+            ed_op_fail(op, "function '%s' returned an error", op->node->fn.name);
+    }
     return -1;
 }
 

@@ -32,7 +32,10 @@
 
 /* ---- plan data ------------------------------------------------------------------------------ */
 
-ed_process_spec *ed_process_spec_new(void) { return ed_xcalloc(1, sizeof(ed_process_spec)); }
+ed_process_spec *ed_process_spec_new(void)
+{
+    return ed_xcalloc(1, sizeof(ed_process_spec));
+}
 
 void ed_process_spec_clear(ed_process_spec *s)
 {
@@ -56,7 +59,10 @@ void ed_process_spec_free(void *spec)
     free(spec);
 }
 
-static char *dup_or_null(const char *s) { return s ? ed_xstrdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? ed_xstrdup(s) : NULL;
+}
 
 void ed_process_spec_add_desc(ed_process_spec *s, const eddy_state_desc *d)
 {
@@ -92,7 +98,7 @@ typedef struct proc_state {
     uint8_t ns[8]; /* the namespace of a bucket: its timestamp */
 } proc_state;
 
-static const ed_op_vt process_vt, broadcast_vt, join_vt;
+static const ed_op_vt broadcast_vt;
 
 static proc_state *state_new(ed_operator *op)
 {
@@ -127,10 +133,16 @@ static int fn_failed(ed_operator *op, const char *what, const eddy_fn *fn)
         const char *e = ed_state_error(s->bstate[i]);
         if (e) return ed_op_fail(op, "%s '%s': %s", what, fn->name ? fn->name : "?", e);
     }
+    if (op->note[0])
+        return ed_op_fail(op, "%s '%s' returned an error after: %s", what,
+                          fn->name ? fn->name : "?", op->note);
     return ed_op_fail(op, "%s '%s' returned an error", what, fn->name ? fn->name : "?");
 }
 
-static bool fn_given(const eddy_fn *f) { return f->name || f->ptr; }
+static bool fn_given(const eddy_fn *f)
+{
+    return f->name || f->ptr;
+}
 
 /* Resolves the functions of the spec: fn[0..nfn) required, on_timer optional. */
 static int resolve_fns(ed_operator *op, proc_state *s, int nfn)
@@ -179,8 +191,7 @@ static int process_process(ed_operator *op, int input, const eddy_row *row, int6
     op->ctx.ts = ts;
     if (op->keyed && ED_UNLIKELY(ed_op_set_key_from_row(op, input, row))) return -1;
     if (ED_UNLIKELY(s->fn[input](&op->ctx, row, &op->out) < 0))
-        return fn_failed(op, input ? "process2 function" : "process function",
-                         &s->spec->fn[input]);
+        return fn_failed(op, input ? "process2 function" : "process function", &s->spec->fn[input]);
     return 0;
 }
 
@@ -208,7 +219,8 @@ static int broadcast_open(ed_operator *op, ed_err *err)
 
 static void set_read_only(proc_state *s, bool ro)
 {
-    for (int i = 0; i < s->spec->ndescs; i++) ed_broadcast_set_read_only(s->bstate[i], ro);
+    for (int i = 0; i < s->spec->ndescs; i++)
+        ed_broadcast_set_read_only(s->bstate[i], ro);
 }
 
 static int broadcast_process(ed_operator *op, int input, const eddy_row *row, int64_t ts)
@@ -267,8 +279,8 @@ static int apply_one(eddy_state *st, const uint8_t *key, uint32_t klen, const ui
     return a->fn(&a->op->ctx, st, a->arg) < 0 ? -1 : 0;
 }
 
-int eddy_apply_to_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc,
-                              eddy_keyed_state_fn fn, void *arg)
+int eddy_apply_to_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc, eddy_keyed_state_fn fn,
+                              void *arg)
 {
     ed_operator *op = ctx->op;
     if (op->vt != &broadcast_vt || !op->keyed || !((proc_state *)op->state)->in_broadcast)
@@ -292,13 +304,15 @@ int eddy_apply_to_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc,
     if (klen) memcpy(s->saved_key, k->key, klen);
     apply_arg a = {op, fn, arg};
     int rc = ed_state_for_each(st, apply_one, &a);
-    ed_op_set_key_bytes(op, s->saved_key, klen, kg);
+    static const uint8_t no_key[1];
+    ed_op_set_key_bytes(op, klen ? s->saved_key : no_key, klen, kg);
     if (rc < 0 && !op->err.set && ed_state_error(st))
         return eddy_fail(ctx, "eddy_apply_to_keyed_state: %s", ed_state_error(st));
     return rc < 0 ? -1 : 0;
 }
 
-/* ---- interval join ---------------------------------------------------------------------------- */
+/* ---- interval join ----------------------------------------------------------------------------
+ */
 
 static const uint8_t ns_left[1] = {'L'}, ns_right[1] = {'R'};
 
@@ -319,10 +333,12 @@ static int join_open(ed_operator *op, ed_err *err)
     static const char *const names[2][2] = {{ED_IJ_LEFT_BUFFER, ED_IJ_LEFT_TIMES},
                                             {ED_IJ_RIGHT_BUFFER, ED_IJ_RIGHT_TIMES}};
     for (int i = 0; i < 2; i++) {
-        eddy_state_desc buf = {.name = names[i][0], .kind = EDDY_STATE_LIST,
-                               .schema = s->spec->schema[i]};
-        eddy_state_desc times = {.name = names[i][1], .kind = EDDY_STATE_MAP,
-                                 .schema = "n BIGINT", .key_schema = "ts BIGINT"};
+        eddy_state_desc buf = {
+            .name = names[i][0], .kind = EDDY_STATE_LIST, .schema = s->spec->schema[i]};
+        eddy_state_desc times = {.name = names[i][1],
+                                 .kind = EDDY_STATE_MAP,
+                                 .schema = "n BIGINT",
+                                 .key_schema = "ts BIGINT"};
         ed_err e = {0};
         if (!(s->buf[i] = ed_state_get(op->keyed->backend, &buf, &e)) ||
             !(s->times[i] = ed_state_get(op->keyed->backend, &times, &e)))
@@ -341,7 +357,10 @@ static void use_ns(ed_operator *op, proc_state *s, int64_t t)
     memcpy(s->ns, &t, 8);
     ed_op_set_namespace(op, s->ns, 8);
 }
-static void no_ns(ed_operator *op) { ed_op_set_namespace(op, NULL, 0); }
+static void no_ns(ed_operator *op)
+{
+    ed_op_set_namespace(op, NULL, 0);
+}
 
 static const eddy_row *ts_key(proc_state *s, int64_t t)
 {
@@ -401,8 +420,9 @@ static int join_process(ed_operator *op, int input, const eddy_row *row, int64_t
 {
     proc_state *s = op->state;
     if (ED_UNLIKELY(ts == ED_TS_NONE))
-        return ed_op_fail(op, "interval join: a record of the %s input has no timestamp; "
-                              "assign event timestamps before the join",
+        return ed_op_fail(op,
+                          "interval join: a record of the %s input has no timestamp; "
+                          "assign event timestamps before the join",
                           input ? "right" : "left");
     if (ED_UNLIKELY(ed_op_set_key_from_row(op, input, row))) return -1;
     if (ts < eddy_ctx_current_watermark(&op->ctx)) return 0; /* late: dropped, as Flink's */
@@ -469,10 +489,8 @@ static const ed_op_vt broadcast_vt = {.open = broadcast_open,
                                       .process = broadcast_process,
                                       .on_timer = broadcast_on_timer,
                                       .close = state_close};
-static const ed_op_vt join_vt = {.open = join_open,
-                                 .process = join_process,
-                                 .on_timer = join_on_timer,
-                                 .close = state_close};
+static const ed_op_vt join_vt = {
+    .open = join_open, .process = join_process, .on_timer = join_on_timer, .close = state_close};
 
 /* Rejects nodes that do not come from the builders (a job graph read from elsewhere). */
 static int check_spec(const ed_node *n, ed_err *err)
@@ -482,14 +500,14 @@ static int check_spec(const ed_node *n, ed_err *err)
 }
 
 static const char *const no_options[] = {NULL};
-static const ed_factory keyed_process_factory = {"keyed_process", ED_FACTORY_OPERATOR,
-                                                 &process_vt, check_spec, 0, no_options};
-static const ed_factory co_process_factory = {"co_process", ED_FACTORY_OPERATOR, &co_process_vt,
-                                              check_spec, 0, no_options};
-static const ed_factory broadcast_factory = {"broadcast_process", ED_FACTORY_OPERATOR,
-                                             &broadcast_vt, check_spec, 0, no_options};
-static const ed_factory join_factory = {"interval_join", ED_FACTORY_OPERATOR, &join_vt,
-                                        check_spec, 0, no_options};
+static const ed_factory keyed_process_factory = {
+    "keyed_process", ED_FACTORY_OPERATOR, &process_vt, check_spec, 0, no_options};
+static const ed_factory co_process_factory = {
+    "co_process", ED_FACTORY_OPERATOR, &co_process_vt, check_spec, 0, no_options};
+static const ed_factory broadcast_factory = {
+    "broadcast_process", ED_FACTORY_OPERATOR, &broadcast_vt, check_spec, 0, no_options};
+static const ed_factory join_factory = {
+    "interval_join", ED_FACTORY_OPERATOR, &join_vt, check_spec, 0, no_options};
 
-const ed_factory *const ed_process_factories[] = {
-    &keyed_process_factory, &co_process_factory, &broadcast_factory, &join_factory, NULL};
+const ed_factory *const ed_process_factories[] = {&keyed_process_factory, &co_process_factory,
+                                                  &broadcast_factory, &join_factory, NULL};

@@ -43,7 +43,7 @@ typedef struct wm_state {
     int64_t emitted;     /* the output watermark */
     int64_t interval_ms;
     uint64_t records, records_at_check;
-    int64_t quiet_ms; /* processing time without records */
+    int64_t active_at; /* processing time of the last check that saw records */
     bool idle;
 } wm_state;
 
@@ -133,7 +133,8 @@ static int wm_open(ed_operator *op, ed_err *err)
         int64_t every = s->interval_ms > 0 ? s->interval_ms : 200;
         if (ws->idleness_ms > 0 && ws->idleness_ms < every) every = ws->idleness_ms;
         s->interval_ms = every;
-        op->pt_callback_at = ed_op_now(op) + every;
+        s->active_at = ed_op_now(op);
+        op->pt_callback_at = s->active_at + every;
     }
     gen_for(s, 0);
     return 0;
@@ -156,7 +157,7 @@ static int wm_process(ed_operator *op, int input, const eddy_row *row, int64_t t
     s->records++;
     if (ED_UNLIKELY(s->idle)) {
         s->idle = false;
-        s->quiet_ms = 0;
+        s->active_at = ed_op_now(op);
         if (ed_out_idle(&op->out, false)) return -1;
     }
     op->ctx.ts = ts;
@@ -192,16 +193,14 @@ static int wm_on_processing_time(ed_operator *op, int64_t now)
     const ed_wm_spec *sp = s->spec;
     op->pt_callback_at = now + s->interval_ms;
     if (sp->s.idleness_ms > 0) {
-        if (s->records == s->records_at_check) {
-            s->quiet_ms += s->interval_ms;
-            if (!s->idle && s->quiet_ms >= sp->s.idleness_ms) {
-                s->idle = true;
-                return ed_out_idle(&op->out, true);
-            }
-        } else {
-            s->quiet_ms = 0;
+        /* quiet for idleness_ms of processing time, however many checks that took */
+        if (s->records != s->records_at_check) {
+            s->active_at = now;
+            s->records_at_check = s->records;
+        } else if (!s->idle && now - s->active_at >= sp->s.idleness_ms) {
+            s->idle = true;
+            return ed_out_idle(&op->out, true);
         }
-        s->records_at_check = s->records;
     }
     if (s->idle || sp->s.kind == EDDY_WM_NONE || sp->s.kind == EDDY_WM_PUNCTUATED) return 0;
     for (int i = 0; i < s->ngens; i++) {

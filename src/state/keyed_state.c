@@ -153,6 +153,8 @@ static void buf_free(ed_spool *pool, ed_buf *b)
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static int fail(eddy_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void (*ed_state_error_hook)(eddy_ctx *ctx, const char *msg);
+
 static int fail(eddy_state *s, const char *fmt, ...)
 {
     va_list ap;
@@ -160,6 +162,7 @@ static int fail(eddy_state *s, const char *fmt, ...)
     s->err.set = 0;
     ed_err_vset(&s->err, fmt, ap);
     va_end(ap);
+    if (ed_state_error_hook && s->b && s->b->ctx) ed_state_error_hook(s->b->ctx, s->err.msg);
     return -1;
 }
 

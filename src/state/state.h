@@ -22,6 +22,11 @@
 
 typedef struct ed_state_backend ed_state_backend;
 
+/* Called with the backend's context and the message whenever a state call fails, so the
+ * layer above can name the failure if the user's function gives up on it. Set once by
+ * the runtime; NULL does nothing. */
+extern void (*ed_state_error_hook)(eddy_ctx *ctx, const char *msg);
+
 /* ctx is the operator's context, handed to reduce/aggregate functions. */
 ed_state_backend *ed_state_backend_new(int max_parallelism, ed_clock *clock, eddy_ctx *ctx);
 void ed_state_backend_free(ed_state_backend *b); /* accepts NULL; frees every state */

@@ -101,7 +101,7 @@ static bool same(const tentry *e, int64_t time, const uint8_t *key, uint32_t kle
                  const uint8_t *ns, uint32_t nslen)
 {
     return e->time == time && e->klen == klen && e->nslen == nslen &&
-           memcmp(e->data, key, klen) == 0 && memcmp(e->data + klen, ns, nslen) == 0;
+           memcmp(e->data, key, klen) == 0 && (!nslen || memcmp(e->data + klen, ns, nslen) == 0);
 }
 
 static tentry **set_find(domain *d, uint32_t hash, int64_t time, const uint8_t *key,
