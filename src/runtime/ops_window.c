@@ -61,6 +61,16 @@ typedef struct side_elems {
 
 typedef struct ed_window_op ed_window_op;
 
+/* A timer the event-time trigger registered for (key, window): while its time is above
+ * the watermark it is still pending, so registering it again can be skipped. Keys of up
+ * to 16 bytes only. */
+typedef struct reg_memo {
+    uint64_t k[2];
+    uint32_t klen;
+    int64_t start, time;
+} reg_memo;
+#define REG_MEMO_SIZE 16384
+
 /* A trigger's behaviour; each returns an eddy_trigger_result or -1. */
 typedef struct trig_vt {
     int (*element)(ed_window_op *w, const eddy_row *row, int64_t ts);
@@ -124,6 +134,7 @@ struct ed_window_op {
     eddy_row_builder *rb_mws, *rb_one, *rb_a, *rb_b, *rb_res;
     uint8_t ns_state[16], ns_tmp[16], ns_user[16];
     eddy_trigger_ctx tctx;
+    reg_memo *memo; /* event-time trigger, windows that do not merge: else NULL */
     uint64_t late_dropped;
 };
 
@@ -460,11 +471,34 @@ static int merge_trigger_state(ed_window_op *w, eddy_state *s)
     return merge_ns(w, s, w->tctx.win, w->tctx.merged, w->tctx.nmerged);
 }
 
+/* The memo slot of the current key and window, or NULL when the key is too long. Its
+ * timer cannot have gone while its time is above the watermark: timers fire only when
+ * the watermark passes them, and the trigger deletes one only when its window is cleaned
+ * up, after that, or merged, and merging windows have no memo. */
+static reg_memo *memo_slot(ed_window_op *w, uint64_t k[2])
+{
+    const ed_keyed *kd = w->op->keyed;
+    if (kd->klen > 16) return NULL;
+    k[0] = k[1] = 0;
+    memcpy(k, kd->key, kd->klen);
+    uint64_t h = ed_mix64(k[0] ^ ed_mix64(k[1] ^ (uint64_t)w->tctx.win.start));
+    return &w->memo[h & (REG_MEMO_SIZE - 1)];
+}
+
 /* EventTimeTrigger */
 static int et_element(ed_window_op *w, const eddy_row *r, int64_t ts)
 {
-    if (tmax(w) <= wm(w)) return EDDY_TRIGGER_FIRE;
-    return reg(w, EDDY_EVENT_TIME, tmax(w)) ? -1 : EDDY_TRIGGER_CONTINUE;
+    int64_t t = tmax(w);
+    if (t <= wm(w)) return EDDY_TRIGGER_FIRE;
+    uint64_t k[2];
+    reg_memo *m = w->memo ? memo_slot(w, k) : NULL;
+    uint32_t klen = w->op->keyed->klen;
+    if (m && m->time == t && m->start == w->tctx.win.start && m->klen == klen && m->k[0] == k[0] &&
+        m->k[1] == k[1])
+        return EDDY_TRIGGER_CONTINUE; /* still pending */
+    if (reg(w, EDDY_EVENT_TIME, t)) return -1;
+    if (m) *m = (reg_memo){{k[0], k[1]}, klen, w->tctx.win.start, t};
+    return EDDY_TRIGGER_CONTINUE;
 }
 static int et_event(ed_window_op *w, int64_t t)
 {
@@ -1341,6 +1375,8 @@ static int window_open(ed_operator *op, ed_err *err)
         else w->trig.kind = w->event_time ? EDDY_TRIGGER_EVENT_TIME : EDDY_TRIGGER_PROCESSING_TIME;
     }
     if (!w->tv) {
+        if (w->trig.kind == EDDY_TRIGGER_EVENT_TIME && !w->merging)
+            w->memo = ed_xcalloc(REG_MEMO_SIZE, sizeof(*w->memo));
         if ((unsigned)w->trig.kind >= ED_ARRAY_LEN(trigger_vts) || !trigger_vts[w->trig.kind].element)
             return ed_op_fail(op, "unknown trigger kind %d", (int)w->trig.kind);
         w->tv = &trigger_vts[w->trig.kind];
@@ -1418,6 +1454,7 @@ static void window_close(ed_operator *op)
         ed_log(ED_INFO, "window", "operator '%s' (%d/%d): %llu late records dropped",
                op->node->name, op->ctx.subtask + 1, op->ctx.parallelism,
                (unsigned long long)w->late_dropped);
+    free(w->memo);
     free(w->tstates);
     free(w->tkinds);
     free(w->wstates);
