@@ -16,7 +16,7 @@
 
 int socket_tokenize(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    return tokenize_line(in, out);
+    return tokenize_field(in, 0, out);
 }
 
 int eddy_job_main(eddy_env *env, int argc, char **argv)

@@ -10,9 +10,10 @@
 
 #include <eddy/eddy.h>
 
-static inline int tokenize_line(const eddy_row *in, eddy_collector *out)
+/* Splits field `field` of `in`. */
+static inline int tokenize_field(const eddy_row *in, uint32_t field, eddy_collector *out)
 {
-    eddy_str line = eddy_row_str(in, 0);
+    eddy_str line = eddy_row_str(in, field);
     char word[256];
     uint32_t i = 0;
     while (i < line.len) {

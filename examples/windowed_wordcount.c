@@ -8,33 +8,18 @@
  * line `window_start,window_end,word,count`. With no second argument both windowings
  * run and each line starts with `tumbling,` or `sliding,`.
  */
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <eddy/eddy.h>
 
+#include "tokenizer.h"
+
 /* (ts, text) -> (word, 1) rows, keeping the record's timestamp */
 int timed_tokenize(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    eddy_str line = eddy_row_str(in, 1);
-    char word[256];
-    uint32_t i = 0;
-    while (i < line.len) {
-        while (i < line.len && !isalnum((unsigned char)line.ptr[i])) i++;
-        uint32_t n = 0;
-        while (i < line.len && isalnum((unsigned char)line.ptr[i])) {
-            if (n < sizeof(word)) word[n++] = (char)tolower((unsigned char)line.ptr[i]);
-            i++;
-        }
-        if (n == 0) continue;
-        eddy_row_builder *b = eddy_out_builder(out);
-        eddy_rb_set_str(b, 0, word, n);
-        eddy_rb_set_i64(b, 1, 1);
-        if (eddy_emit(out, eddy_rb_row(b))) return -1;
-    }
-    return 0;
+    return tokenize_field(in, 1, out);
 }
 
 static int window_line(eddy_ctx *ctx, const char *label, const eddy_window_elements *e,

@@ -17,7 +17,7 @@
 /* Splits a line on non-letters into (word, 1) rows. */
 int tokenize(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    return tokenize_line(in, out);
+    return tokenize_field(in, 0, out);
 }
 
 int eddy_job_main(eddy_env *env, int argc, char **argv)

@@ -143,23 +143,6 @@ static int agg_open(ed_operator *op, ed_err *err)
     return 0;
 }
 
-/* <0, 0, >0 as field f of a compares to field f of b; NULL is smallest. */
-static int cmp_field(eddy_type t, const eddy_row *a, const eddy_row *b, uint32_t f)
-{
-    bool na = eddy_row_is_null(a, f), nb = eddy_row_is_null(b, f);
-    if (na || nb) return (int)nb - (int)na;
-    if (t == EDDY_DOUBLE) {
-        double x = eddy_row_f64(a, f), y = eddy_row_f64(b, f);
-        return (x > y) - (x < y);
-    }
-    if (t == EDDY_STRING || t == EDDY_BYTES) {
-        eddy_str x = eddy_row_str(a, f), y = eddy_row_str(b, f);
-        int c = memcmp(x.ptr, y.ptr, x.len < y.len ? x.len : y.len);
-        return c ? c : (x.len > y.len) - (x.len < y.len);
-    }
-    int64_t x = eddy_row_i64(a, f), y = eddy_row_i64(b, f);
-    return (x > y) - (x < y);
-}
 
 static int agg_process(ed_operator *op, int input, const eddy_row *row, int64_t ts)
 {
@@ -191,7 +174,7 @@ static int agg_process(ed_operator *op, int input, const eddy_row *row, int64_t 
         break;
     case AGG_MIN:
     case AGG_MAX: {
-        int c = cmp_field(s->type, row, acc, f);
+        int c = ed_field_cmp(s->type, row, acc, f);
         if (eddy_row_is_null(row, f)) break;
         if ((s->agg == AGG_MIN && c < 0) || (s->agg == AGG_MAX && c > 0) ||
             eddy_row_is_null(acc, f)) {
@@ -201,7 +184,7 @@ static int agg_process(ed_operator *op, int input, const eddy_row *row, int64_t 
         break;
     }
     default: {
-        int c = cmp_field(s->type, row, acc, f);
+        int c = ed_field_cmp(s->type, row, acc, f);
         if ((s->agg == AGG_MIN_BY && c < 0) || (s->agg == AGG_MAX_BY && c > 0))
             if (store(op, s, e, row)) return -1;
         break;

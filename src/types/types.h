@@ -40,6 +40,25 @@ int ed_row_validate_schema(const eddy_schema *s, const void *p, size_t n, ed_err
 bool ed_row_equal(const eddy_row *a, const eddy_row *b);
 bool ed_row_equal_schema(const eddy_schema *s, const eddy_row *a, const eddy_row *b);
 
+/* <0, 0, >0 as field f of a compares to field f of b (both of type t); NULL is smallest,
+ * strings and bytes compare as unsigned bytes, then by length. */
+static inline int ed_field_cmp(eddy_type t, const eddy_row *a, const eddy_row *b, uint32_t f)
+{
+    bool na = eddy_row_is_null(a, f), nb = eddy_row_is_null(b, f);
+    if (na || nb) return (int)nb - (int)na;
+    if (t == EDDY_DOUBLE) {
+        double x = eddy_row_f64(a, f), y = eddy_row_f64(b, f);
+        return (x > y) - (x < y);
+    }
+    if (t == EDDY_STRING || t == EDDY_BYTES) {
+        eddy_str x = eddy_row_str(a, f), y = eddy_row_str(b, f);
+        int c = memcmp(x.ptr, y.ptr, x.len < y.len ? x.len : y.len);
+        return c ? c : (x.len > y.len) - (x.len < y.len);
+    }
+    int64_t x = eddy_row_i64(a, f), y = eddy_row_i64(b, f);
+    return (x > y) - (x < y);
+}
+
 /* ---- keys and key groups ---------------------------------------------------------------
  * A key is written in a canonical byte form so that equal keys have equal bytes however
  * their rows are laid out, in whole 8-byte words: per key field one little-endian word
