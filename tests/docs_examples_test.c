@@ -74,7 +74,11 @@ static char *slurp(const char *path)
     size_t got;
     while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += got;
-        if (cap - len - 1 == 0) buf = realloc(buf, cap *= 2);
+        if (cap - len - 1 == 0) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) abort();
+            buf = nb;
+        }
     }
     buf[len] = 0;
     fclose(f);

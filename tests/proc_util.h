@@ -93,7 +93,11 @@ static inline char *slurp(const char *path)
     size_t got;
     while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += got;
-        if (cap - len - 1 == 0) buf = realloc(buf, cap *= 2);
+        if (cap - len - 1 == 0) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) abort();
+            buf = nb;
+        }
     }
     buf[len] = 0;
     fclose(f);
@@ -333,7 +337,11 @@ static inline char **split_lines(const char *s, size_t *n)
     while (*s) {
         const char *e = strchr(s, '\n');
         size_t l = e ? (size_t)(e - s) : strlen(s);
-        if (len + 1 >= cap) v = realloc(v, (cap *= 2) * sizeof(char *));
+        if (len + 1 >= cap) {
+            char **nv = realloc(v, (cap *= 2) * sizeof(char *));
+            if (!nv) abort();
+            v = nv;
+        }
         v[len++] = strndup(s, l);
         s += l + (e ? 1 : 0);
     }

@@ -102,7 +102,8 @@ void eddy_env_free(eddy_env *env);
  * Connectors: datagen, filesystem (format text or csv), socket, collection
  * (docs/connectors.md).
  */
-eddy_stream *eddy_source(eddy_env *env, const char *connector, const char *schema, ...);
+eddy_stream *eddy_source(eddy_env *env, const char *connector, const char *schema, ...)
+    __attribute__((sentinel));
 
 /* Lines of text files: schema "line STRING". */
 eddy_stream *eddy_read_text_file(eddy_env *env, const char *path);
@@ -167,7 +168,7 @@ const eddy_schema *eddy_stream_schema(eddy_stream *s);
 
 /* A sink by connector name with key/value options, NULL-terminated: print, blackhole,
  * filesystem (format text or csv), collect. Returns 0 or -1. */
-int eddy_sink(eddy_stream *in, const char *connector, ...);
+int eddy_sink(eddy_stream *in, const char *connector, ...) __attribute__((sentinel));
 /* Flink's print(): "N> " prefix with the subtask number when the sink runs in parallel. */
 int eddy_print(eddy_stream *in);
 int eddy_discard(eddy_stream *in);

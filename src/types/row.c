@@ -132,7 +132,7 @@ int eddy_rb_set_cstr(eddy_row_builder *b, uint32_t i, const char *s)
 
 int eddy_rb_set_field(eddy_row_builder *b, uint32_t i, const eddy_row *src, uint32_t from)
 {
-    ed_assert(b->types != NULL && "eddy_rb_set_field needs a builder from eddy_rb_new_schema");
+    ed_assert(b->types != NULL); /* eddy_rb_set_field needs a builder from eddy_rb_new_schema */
     ed_assert(i < b->arity && from < eddy_row_arity(src));
     if (eddy_row_is_null(src, from)) {
         eddy_rb_set_null(b, i);

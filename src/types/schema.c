@@ -103,7 +103,7 @@ static void ed_found(const ed_lexer *lx, char *out, size_t n)
     }
     size_t len = 1;
     if (ed_is_ident_char(*p))
-        while (ed_is_ident_char(p[len]) && len < 40)
+        while (len < 40 && ed_is_ident_char(p[len]))
             len++;
     snprintf(out, n, "'%.*s'", (int)len, p);
 }
