@@ -248,10 +248,12 @@ int timers_process(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     return eddy_fail(ctx, "bad op");
 }
 
-/* Emits (key, time, domain) with the context's timestamp. */
+/* Emits (key, time, domain) with the context's timestamp, which is the timer's time in
+ * both domains (Flink's OnTimerContext.timestamp()). */
 int timers_on_timer(eddy_ctx *ctx, int64_t t, eddy_collector *out)
 {
     bool et = eddy_ctx_time_domain(ctx) == EDDY_EVENT_TIME;
+    if (eddy_ctx_timestamp(ctx) != t) return eddy_fail(ctx, "timestamp() is not the timer's time");
     return emit_str_i64(out, key_str(ctx), et ? "event" : "processing", t);
 }
 

@@ -738,3 +738,70 @@ ED_TEST(idleness_counts_time_not_callbacks)
     EXPECT(h, "IDLE");
     done(h, env);
 }
+
+/* ---- all inputs idle ------------------------------------------------------------------------ */
+
+static atomic_long ai_a, ai_b, ai_seen, ai_fired;
+static _Atomic int64_t ai_last_wm;
+
+/* each source lets exactly one record through */
+int ai_one_a(eddy_ctx *ctx, const eddy_row *in) { return atomic_fetch_add(&ai_a, 1) == 0; }
+int ai_one_b(eddy_ctx *ctx, const eddy_row *in) { return atomic_fetch_add(&ai_b, 1) == 0; }
+int64_t ai_ts_a(eddy_ctx *ctx, const eddy_row *row, int64_t prev) { return 100; }
+int64_t ai_ts_b(eddy_ctx *ctx, const eddy_row *row, int64_t prev) { return 50; }
+int ai_proc(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    atomic_fetch_add(&ai_seen, 1);
+    if (eddy_timer_register_event_time(ctx, 49)) return -1;
+    return eddy_timer_register_event_time(ctx, 99);
+}
+int ai_timer(eddy_ctx *ctx, int64_t t, eddy_collector *out)
+{
+    atomic_store(&ai_last_wm, eddy_ctx_current_watermark(ctx));
+    atomic_fetch_add(&ai_fired, 1);
+    return 0;
+}
+int ai_const_key(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *key)
+{
+    eddy_rb_set_i64(key, 0, 1);
+    return 0;
+}
+
+/*
+ * Two inputs that both go idle, one at watermark 99 and one at 49: as Flink's valve, the
+ * task's watermark moves to the furthest input (99) whichever goes idle first, so both
+ * timers fire.
+ */
+ED_TEST(all_inputs_idle_move_time_to_the_furthest_input)
+{
+    atomic_store(&ai_a, 0);
+    atomic_store(&ai_b, 0);
+    atomic_store(&ai_seen, 0);
+    atomic_store(&ai_fired, 0);
+    eddy_env *env = quiet_env();
+    eddy_env_use_manual_clock(env, 0);
+    eddy_stream *a = eddy_filter(
+        eddy_source(env, "datagen", "v BIGINT", "rows-per-second", "50", NULL), EDDY_FN(ai_one_a));
+    eddy_stream *b = eddy_filter(
+        eddy_source(env, "datagen", "v BIGINT", "rows-per-second", "50", NULL), EDDY_FN(ai_one_b));
+    eddy_watermark_strategy wa = {.kind = EDDY_WM_BOUNDED_OUT_OF_ORDERNESS,
+                                  .timestamp_fn = EDDY_FN(ai_ts_a),
+                                  .idleness_ms = 1000};
+    eddy_watermark_strategy wb = wa;
+    wb.timestamp_fn = EDDY_FN(ai_ts_b);
+    a = eddy_assign_timestamps_and_watermarks(a, wa);
+    b = eddy_assign_timestamps_and_watermarks(b, wb);
+    eddy_stream *k = eddy_key_by_fn(eddy_union(a, b), EDDY_FN(ai_const_key), "k BIGINT");
+    eddy_discard(eddy_keyed_process(k, EDDY_FN(ai_proc), EDDY_FN(ai_timer), "v BIGINT"));
+    running r;
+    start_job(&r, env);
+    ED_CHECK(wait_for(&ai_seen, 2));
+    for (int i = 0; i < 100 && atomic_load(&ai_fired) < 2; i++) {
+        eddy_env_advance_clock(env, 100);
+        nap_ms(10);
+    }
+    stop_job(&r);
+    ED_CHECK_INT(atomic_load(&ai_fired), 2);
+    ED_CHECK_INT(atomic_load(&ai_last_wm), 99);
+    eddy_env_free(env);
+}

@@ -295,7 +295,11 @@ static int fs_next_file(ed_operator *op, fs_state *s)
             }
         }
         s->first_line = s->buf_off + (int64_t)s->lo;
-        if (begin < s->end && s->first_line < s->end) return 1;
+        if (begin < s->end && s->first_line < s->end) {
+            /* each file's range is a split: per-split watermarks follow it */
+            op->split = s->next_file - 1;
+            return 1;
+        }
         fs_close_file(s); /* no line starts in this subtask's range */
     }
     return 0;

@@ -143,6 +143,7 @@ void ed_channel_init(ed_channel *c, int capacity, ed_gate *gate, int input)
     c->gate = gate;
     c->input = input;
     c->watermark = INT64_MIN;
+    c->aligned = true;
 }
 
 void ed_channel_destroy(ed_channel *c)

@@ -77,6 +77,8 @@ typedef struct ed_channel {
     int64_t watermark;
     bool ended;
     bool idle; /* its producer declared itself idle: left out of the watermark */
+    bool aligned; /* counts in the task's watermark (false while idle, and after resuming
+                   * until its watermark has caught up with the task's) */
     int input; /* logical input index at the consumer's head operator */
     /* fixed */
     _Alignas(64) uint32_t mask;

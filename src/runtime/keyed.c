@@ -94,7 +94,6 @@ static void set_key(ed_keyed *k, size_t len, int kg)
     k->klen = (uint32_t)len;
     k->key_group = kg;
     k->key_row_valid = false;
-    ed_state_set_key(k->backend, k->key, k->klen, kg);
 }
 
 int ed_op_set_key_from_row(ed_operator *op, int input, const eddy_row *row)
@@ -116,7 +115,9 @@ int ed_op_set_key_from_row(ed_operator *op, int input, const eddy_row *row)
         k->key = ed_xrealloc(k->key, k->kcap);
         len = ed_key_write(&k->ks[input], src, k->key, k->kcap);
     }
-    set_key(k, len, ed_key_group(ed_key_hash(k->key, len), op->ctx.max_parallelism));
+    uint32_t h = ed_key_hash(k->key, len);
+    set_key(k, len, ed_key_group(h, op->ctx.max_parallelism));
+    ed_state_set_key_hashed(k->backend, k->key, k->klen, k->key_group, h);
     return 0;
 }
 
@@ -129,6 +130,7 @@ void ed_op_set_key_bytes(ed_operator *op, const uint8_t *key, uint32_t len, int 
     }
     memmove(k->key, key, len);
     set_key(k, len, key_group);
+    ed_state_set_key(k->backend, k->key, k->klen, key_group); /* hashes only a new key */
 }
 
 void ed_op_set_namespace(ed_operator *op, const uint8_t *ns, uint32_t len)

@@ -65,6 +65,7 @@ struct eddy_ctx {
     int64_t ts; /* timestamp of the record being processed */
     void *user;
     eddy_time_domain domain;     /* in on_timer: which clock fired */
+    bool erase_ts;               /* emit without a timestamp (processing-time timers) */
     int64_t win_start, win_end;  /* in window functions: the window (else INT64_MIN/MAX) */
 };
 

@@ -166,9 +166,13 @@ static int call_on_timer(ed_operator *op, proc_state *s, eddy_time_domain d, con
 {
     if (!s->on_timer) return 0;
     op->ctx.domain = d;
-    op->ctx.ts = d == EDDY_EVENT_TIME ? t->time : ED_TS_NONE;
-    if (ED_UNLIKELY(s->on_timer(&op->ctx, t->time, &op->out) < 0))
-        return fn_failed(op, "on_timer function", &s->spec->on_timer);
+    /* timestamp() is the timer's time in both domains; what a processing-time timer
+     * emits carries no event timestamp (Flink erases it) */
+    op->ctx.ts = t->time;
+    op->ctx.erase_ts = d == EDDY_PROCESSING_TIME;
+    int rc = s->on_timer(&op->ctx, t->time, &op->out);
+    op->ctx.erase_ts = false;
+    if (ED_UNLIKELY(rc < 0)) return fn_failed(op, "on_timer function", &s->spec->on_timer);
     return 0;
 }
 

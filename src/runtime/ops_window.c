@@ -18,12 +18,14 @@
  * (processing time), which clears contents, trigger state and per-window state. A firing
  * emits with the window's max timestamp (end - 1) as event timestamp.
  *
- * Merging windows (sessions) keep Flink's MergingWindowSet per key: a list of (window,
- * state window) pairs in the key's default namespace. A new element's window is merged
- * with every window it overlaps or touches; the merged window keeps the state window of
- * the earliest of them, the other state windows are merged into it
- * (ed_state_merge_namespaces), the trigger's onMerge re-registers its timers and the old
- * windows' triggers and cleanup timers are cleared. So an element that bridges two
+ * Merging windows (sessions) keep Flink's MergingWindowSet per key: the (window, state
+ * window) pairs in the key's default namespace, as one VALUE row whose BYTES field holds
+ * them back to back (mws_entry, four int64), so that the common case - one session that
+ * the element extends - reads and rewrites one small row kept in its state entry. A new
+ * element's window is merged with every window it overlaps or touches; the merged window
+ * keeps the state window of the earliest of them, the other state windows are merged
+ * into it (ed_state_merge_namespaces), the trigger's onMerge re-registers its timers
+ * and the old windows' triggers and cleanup timers are cleared. So an element that bridges two
  * sessions turns them into one. One deliberate difference from Flink: a new window equal
  * to an existing one keeps the existing window's state window (Flink overwrites the
  * mapping and loses that state, a corner only dynamic gaps reach).
@@ -49,6 +51,13 @@
 #include "operators.h"
 #include "window_int.h"
 
+/* Windows (two int64) are made and passed field by field; GCC's straight-line
+ * vectorizer then copies them as one 16-byte load of two 8-byte stores just made, which
+ * the store buffer cannot forward (a stall of some ten cycles, several per record). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-slp-vectorize")
+#endif
+
 typedef struct mws_entry {
     ed_win w, sw; /* window, state window */
 } mws_entry;
@@ -61,15 +70,6 @@ typedef struct side_elems {
 
 typedef struct ed_window_op ed_window_op;
 
-/* A timer the event-time trigger registered for (key, window): while its time is above
- * the watermark it is still pending, so registering it again can be skipped. Keys of up
- * to 16 bytes only. */
-typedef struct reg_memo {
-    uint64_t k[2];
-    uint32_t klen;
-    int64_t start, time;
-} reg_memo;
-#define REG_MEMO_SIZE 16384
 
 /* A trigger's behaviour; each returns an eddy_trigger_result or -1. */
 typedef struct trig_vt {
@@ -134,7 +134,18 @@ struct ed_window_op {
     eddy_row_builder *rb_mws, *rb_one, *rb_a, *rb_b, *rb_res;
     uint8_t ns_state[16], ns_tmp[16], ns_user[16];
     eddy_trigger_ctx tctx;
-    reg_memo *memo; /* event-time trigger, windows that do not merge: else NULL */
+    /* Event-time trigger, windows that do not merge: the trigger's timer of a (key,
+     * window) is registered with the window's first element, when its contents come into
+     * being, and stays until the window is cleaned up; later elements need not register
+     * it again. `fresh` says whether the element being added created the contents. */
+    bool register_on_first;
+    bool fresh;
+    ed_win last_tumble; /* the tumbling window assigned last (empty at first) */
+    /* Event-time trigger, merging windows: the merged window whose timer et_merge
+     * registered while the current element was assigned; onElement for that window need
+     * not register it again (nothing deletes it in between). Reset per element. */
+    ed_win merge_reg;
+    bool merge_reg_valid;
     uint64_t late_dropped;
 };
 
@@ -471,33 +482,15 @@ static int merge_trigger_state(ed_window_op *w, eddy_state *s)
     return merge_ns(w, s, w->tctx.win, w->tctx.merged, w->tctx.nmerged);
 }
 
-/* The memo slot of the current key and window, or NULL when the key is too long. Its
- * timer cannot have gone while its time is above the watermark: timers fire only when
- * the watermark passes them, and the trigger deletes one only when its window is cleaned
- * up, after that, or merged, and merging windows have no memo. */
-static reg_memo *memo_slot(ed_window_op *w, uint64_t k[2])
-{
-    const ed_keyed *kd = w->op->keyed;
-    if (kd->klen > 16) return NULL;
-    k[0] = k[1] = 0;
-    memcpy(k, kd->key, kd->klen);
-    uint64_t h = ed_mix64(k[0] ^ ed_mix64(k[1] ^ (uint64_t)w->tctx.win.start));
-    return &w->memo[h & (REG_MEMO_SIZE - 1)];
-}
-
 /* EventTimeTrigger */
 static int et_element(ed_window_op *w, const eddy_row *r, int64_t ts)
 {
     int64_t t = tmax(w);
     if (t <= wm(w)) return EDDY_TRIGGER_FIRE;
-    uint64_t k[2];
-    reg_memo *m = w->memo ? memo_slot(w, k) : NULL;
-    uint32_t klen = w->op->keyed->klen;
-    if (m && m->time == t && m->start == w->tctx.win.start && m->klen == klen && m->k[0] == k[0] &&
-        m->k[1] == k[1])
-        return EDDY_TRIGGER_CONTINUE; /* still pending */
+    if (w->register_on_first && !w->fresh) return EDDY_TRIGGER_CONTINUE; /* registered */
+    if (w->merge_reg_valid && win_eq(w->merge_reg, w->tctx.win))
+        return EDDY_TRIGGER_CONTINUE; /* registered by et_merge for this element */
     if (reg(w, EDDY_EVENT_TIME, t)) return -1;
-    if (m) *m = (reg_memo){{k[0], k[1]}, klen, w->tctx.win.start, t};
     return EDDY_TRIGGER_CONTINUE;
 }
 static int et_event(ed_window_op *w, int64_t t)
@@ -506,9 +499,17 @@ static int et_event(ed_window_op *w, int64_t t)
 }
 static int et_merge(ed_window_op *w)
 {
-    return tmax(w) > wm(w) ? reg(w, EDDY_EVENT_TIME, tmax(w)) : 0;
+    if (tmax(w) <= wm(w)) return 0;
+    if (reg(w, EDDY_EVENT_TIME, tmax(w))) return -1;
+    w->merge_reg = w->tctx.win;
+    w->merge_reg_valid = true;
+    return 0;
 }
-static int et_clear(ed_window_op *w) { return del(w, EDDY_EVENT_TIME, tmax(w)); }
+static int et_clear(ed_window_op *w)
+{
+    if (w->merge_reg_valid && win_eq(w->merge_reg, w->tctx.win)) w->merge_reg_valid = false;
+    return del(w, EDDY_EVENT_TIME, tmax(w));
+}
 
 /* ProcessingTimeTrigger */
 static int pt_element(ed_window_op *w, const eddy_row *r, int64_t ts)
@@ -963,18 +964,15 @@ static int clear_all(ed_window_op *w, ed_win win, const uint8_t *sns)
 static int mws_load(ed_window_op *w)
 {
     set_ns_void(w);
-    size_t n = eddy_list_size(w->mws);
+    const eddy_row *r = eddy_value_get(w->mws);
+    eddy_str set = r ? eddy_row_str(r, 0) : (eddy_str){NULL, 0};
+    size_t n = set.len / sizeof(mws_entry);
     size_t cap = (size_t)w->mapcap;
     w->map = grow(w->map, &cap, n + 1, sizeof(*w->map));
     w->mapcap = (int)cap;
-    w->nmap = 0;
+    if (n) memcpy(w->map, set.ptr, n * sizeof(mws_entry));
+    w->nmap = (int)n;
     w->map_dirty = false;
-    for (size_t i = 0; i < n; i++) {
-        const eddy_row *r = eddy_list_get(w->mws, i);
-        if (!r) break;
-        w->map[w->nmap++] = (mws_entry){{eddy_row_i64(r, 0), eddy_row_i64(r, 1)},
-                                        {eddy_row_i64(r, 2), eddy_row_i64(r, 3)}};
-    }
     return 0;
 }
 
@@ -987,22 +985,12 @@ static int mws_persist(ed_window_op *w)
         eddy_state_clear(w->mws);
         return 0;
     }
-    uint32_t sz = eddy_row_fixed_size(4);
-    uint8_t *buf = ed_arena_alloc(&w->arena, (size_t)sz * (size_t)w->nmap);
-    const eddy_row **rows = ed_arena_alloc(&w->arena, sizeof(*rows) * (size_t)w->nmap);
-    if (!buf || !rows) return ed_op_fail(w->op, "out of memory for the merging window set");
-    for (int i = 0; i < w->nmap; i++) {
-        eddy_rb_reset(w->rb_mws);
-        eddy_rb_set_i64(w->rb_mws, 0, w->map[i].w.start);
-        eddy_rb_set_i64(w->rb_mws, 1, w->map[i].w.end);
-        eddy_rb_set_i64(w->rb_mws, 2, w->map[i].sw.start);
-        eddy_rb_set_i64(w->rb_mws, 3, w->map[i].sw.end);
-        memcpy(buf + (size_t)sz * (size_t)i, eddy_rb_row(w->rb_mws), sz);
-        rows[i] = (const eddy_row *)(buf + (size_t)sz * (size_t)i);
-    }
-    int rc = eddy_list_update(w->mws, rows, (size_t)w->nmap);
-    ed_arena_reset(&w->arena);
-    return rc ? ed_op_fail(w->op, "out of memory for the merging window set") : 0;
+    eddy_rb_reset(w->rb_mws);
+    if (eddy_rb_set_str(w->rb_mws, 0, (const char *)w->map,
+                        (uint32_t)((size_t)w->nmap * sizeof(mws_entry))) ||
+        eddy_value_update(w->mws, eddy_rb_row(w->rb_mws)))
+        return ed_op_fail(w->op, "out of memory for the merging window set");
+    return 0;
 }
 
 static int mws_find(const ed_window_op *w, ed_win win)
@@ -1143,11 +1131,15 @@ static int assign(ed_window_op *w, const eddy_row *row, int64_t ts)
         t = ed_op_now(w->op);
     }
     switch (a->kind) {
-    case EDDY_WINDOW_TUMBLING: {
-        int64_t s = window_start(t, a->offset_ms, a->size_ms);
-        w->wins[w->nwins++] = (ed_win){s, sat_add(s, a->size_ms)};
+    case EDDY_WINDOW_TUMBLING:
+        /* records come in runs of one window: the division only when the window changes */
+        if (t < w->last_tumble.start || t >= w->last_tumble.end ||
+            w->last_tumble.end == INT64_MAX) {
+            int64_t s = window_start(t, a->offset_ms, a->size_ms);
+            w->last_tumble = (ed_win){s, sat_add(s, a->size_ms)};
+        }
+        w->wins[w->nwins++] = w->last_tumble;
         break;
-    }
     case EDDY_WINDOW_SLIDING: {
         int64_t last = window_start(t, a->offset_ms, a->slide_ms);
         int64_t lo = sat_sub(t, a->size_ms);
@@ -1180,6 +1172,7 @@ static int assign(ed_window_op *w, const eddy_row *row, int64_t ts)
 static int add_element(ed_window_op *w, int input, const eddy_row *row, int64_t ts)
 {
     eddy_state *s = w->contents[input];
+    if (w->register_on_first) w->fresh = !ed_state_has_entry(s);
     int rc;
     if (w->evicting || w->nlists == 2 || w->spec->fn_kind == ED_WFN_PROCESS)
         rc = ed_list_add_ts(s, row, ts);
@@ -1219,6 +1212,7 @@ static int window_process(ed_operator *op, int input, const eddy_row *row, int64
     if (ED_UNLIKELY(assign(w, row, ts))) return -1;
     bool skipped = true;
     if (w->merging) {
+        w->merge_reg_valid = false;
         if (mws_load(w)) return -1;
         for (size_t i = 0; i < w->nwins; i++) {
             ed_win actual;
@@ -1321,9 +1315,8 @@ static int open_states(ed_window_op *w)
     }
     if (w->merging) {
         d = (eddy_state_desc){.name = "merging-window-set",
-                              .kind = EDDY_STATE_LIST,
-                              .schema = "w_start BIGINT, w_end BIGINT, s_start BIGINT, "
-                                        "s_end BIGINT"};
+                              .kind = EDDY_STATE_VALUE,
+                              .schema = "windows BYTES"};
         if (!(w->mws = get_state(w, &d))) return -1;
     }
     switch (w->trig.kind) {
@@ -1375,8 +1368,7 @@ static int window_open(ed_operator *op, ed_err *err)
         else w->trig.kind = w->event_time ? EDDY_TRIGGER_EVENT_TIME : EDDY_TRIGGER_PROCESSING_TIME;
     }
     if (!w->tv) {
-        if (w->trig.kind == EDDY_TRIGGER_EVENT_TIME && !w->merging)
-            w->memo = ed_xcalloc(REG_MEMO_SIZE, sizeof(*w->memo));
+        w->register_on_first = w->trig.kind == EDDY_TRIGGER_EVENT_TIME && !w->merging;
         if ((unsigned)w->trig.kind >= ED_ARRAY_LEN(trigger_vts) || !trigger_vts[w->trig.kind].element)
             return ed_op_fail(op, "unknown trigger kind %d", (int)w->trig.kind);
         w->tv = &trigger_vts[w->trig.kind];
@@ -1439,7 +1431,7 @@ static int window_open(ed_operator *op, ed_err *err)
     }
     eddy_schema_free(in);
     w->rb_one = eddy_rb_new(1);
-    w->rb_mws = eddy_rb_new(4);
+    w->rb_mws = eddy_rb_new(1);
     w->wcap = 4;
     w->wins = ed_xcalloc(w->wcap, sizeof(*w->wins));
     ed_arena_init(&w->arena, 64 * 1024);
@@ -1454,7 +1446,6 @@ static void window_close(ed_operator *op)
         ed_log(ED_INFO, "window", "operator '%s' (%d/%d): %llu late records dropped",
                op->node->name, op->ctx.subtask + 1, op->ctx.parallelism,
                (unsigned long long)w->late_dropped);
-    free(w->memo);
     free(w->tstates);
     free(w->tkinds);
     free(w->wstates);

@@ -146,7 +146,8 @@ int eddy_fail(eddy_ctx *ctx, const char *fmt, ...)
 
 int eddy_emit(eddy_collector *out, const eddy_row *row)
 {
-    return ed_out_emit(out, row, out->op->ctx.ts);
+    const eddy_ctx *c = &out->op->ctx;
+    return ed_out_emit(out, row, c->erase_ts ? ED_TS_NONE : c->ts);
 }
 
 int eddy_emit_ts(eddy_collector *out, const eddy_row *row, int64_t ts)
@@ -156,7 +157,8 @@ int eddy_emit_ts(eddy_collector *out, const eddy_row *row, int64_t ts)
 
 int eddy_emit_side(eddy_collector *out, const char *tag, const eddy_row *row)
 {
-    return ed_out_emit_side(out, tag, row, out->op->ctx.ts);
+    const eddy_ctx *c = &out->op->ctx;
+    return ed_out_emit_side(out, tag, row, c->erase_ts ? ED_TS_NONE : c->ts);
 }
 
 eddy_row_builder *eddy_out_builder(eddy_collector *out)

@@ -98,31 +98,61 @@ static int flush_all(ed_task *t, int64_t now)
     return 0;
 }
 
-/* Recomputes the task's watermark from its live channels: the minimum over those that
- * have neither ended nor gone idle. When every live channel is idle the task's input is
- * idle, and says so downstream; the watermark never goes back. */
+/*
+ * The task's watermark and watermark status, as Flink's StatusWatermarkValve: the
+ * watermark is the minimum over the aligned channels - those that are active, have not
+ * ended, and, after coming back from idle, have caught up with the task's watermark (so
+ * a returning input cannot pull time back or hold it up). When every live channel is
+ * idle, the task is idle and its watermark advances to the maximum over its channels.
+ * The watermark never goes back.
+ */
+static int output_watermark(ed_task *t, int64_t wm)
+{
+    if (wm <= t->watermark) return 0;
+    t->watermark = wm;
+    return ed_op_advance_watermark(&t->ops[0], wm);
+}
+
+static int output_status(ed_task *t, bool idle)
+{
+    if (idle == t->idle) return 0;
+    t->idle = idle;
+    ed_operator *head = &t->ops[0];
+    return head->vt->on_idle ? head->vt->on_idle(head, idle) : ed_out_idle(&head->out, idle);
+}
+
 static int update_watermark(ed_task *t)
 {
-    int64_t min = INT64_MAX;
-    bool any_live = false, any_active = false;
+    int64_t min = INT64_MAX, max = INT64_MIN;
+    bool any_live = false, any_active = false, any_aligned = false;
     for (int i = 0; i < t->gate.n; i++) {
         ed_channel *c = t->gate.ch[i];
         if (c->ended) continue;
         any_live = true;
+        if (c->watermark > max) max = c->watermark;
         if (c->idle) continue;
         any_active = true;
+        if (!c->aligned && c->watermark >= t->watermark) c->aligned = true;
+        if (!c->aligned) continue;
+        any_aligned = true;
         if (c->watermark < min) min = c->watermark;
     }
-    ed_operator *head = &t->ops[0];
-    bool idle = any_live && !any_active;
-    if (idle != t->idle) {
-        t->idle = idle;
-        if (head->vt->on_idle ? head->vt->on_idle(head, idle) : ed_out_idle(&head->out, idle))
-            return -1;
+    if (any_live && !any_active) { /* all idle: time moves to the furthest input */
+        if (output_watermark(t, max)) return -1;
+        return output_status(t, true);
     }
-    if (!any_active || min <= t->watermark) return 0;
-    t->watermark = min;
-    return ed_op_advance_watermark(head, min);
+    if (output_status(t, false)) return -1;
+    return any_aligned ? output_watermark(t, min) : 0;
+}
+
+/* A channel's watermark status changed. */
+static int channel_status(ed_task *t, ed_channel *c, bool idle)
+{
+    if (idle == c->idle) return 0;
+    c->idle = idle;
+    /* going idle leaves the minimum; coming back, it rejoins once it has caught up */
+    c->aligned = !idle && c->watermark >= t->watermark;
+    return update_watermark(t);
 }
 
 /* The earliest processing time at which an operator of the task has work, or INT64_MAX. */
@@ -203,8 +233,7 @@ static int read_one_buffer(ed_task *t)
             } else if (tag == ED_EL_STATUS) {
                 int64_t idle;
                 memcpy(&idle, p + 8, 8);
-                c->idle = idle != 0;
-                if (update_watermark(t)) return -1;
+                if (channel_status(t, c, idle != 0)) return -1;
             } else if (tag == ED_EL_END) {
                 if (channel_ended(t, c)) return -1;
             } else {

@@ -110,6 +110,24 @@ void ed_spool_free(ed_spool *p, void *ptr, uint32_t cap)
     p->free[c] = ptr;
 }
 
+/* memmove for the short, whole-word copies of the per-record path (keys, windows, small
+ * rows), without a library call; src and dst may overlap. */
+static inline void move_bytes(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *p = src;
+    if (d == p) return;
+    if ((n & 7) || n > 64 || (d > p && d < p + n)) {
+        memmove(d, p, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        memcpy(d + i, &w, 8);
+    }
+}
+
 /* Sets b to a copy of n bytes at src; src may point into b. 0 or -1 (memory). */
 static int buf_set(ed_spool *pool, ed_buf *b, const void *src, uint32_t n)
 {
@@ -148,6 +166,27 @@ static void buf_free(ed_spool *pool, ed_buf *b)
 {
     ed_spool_free(pool, b->p, b->cap);
     memset(b, 0, sizeof *b);
+}
+
+/* Sets the row of a value entry (VALUE, REDUCING, AGGREGATING) to a copy of n bytes; the
+ * room in the entry's own block is used while the row fits and never freed. */
+static int row_set(ed_spool *pool, ed_entry *e, const void *src, uint32_t n)
+{
+    ed_buf *r = entry_row(e);
+    if (ED_LIKELY(n <= r->cap)) {
+        move_bytes(r->p, src, n);
+        r->len = n;
+        return 0;
+    }
+    if (r->p != entry_inline_row(e)) return buf_set(pool, r, src, n);
+    uint32_t cap;
+    uint8_t *np = ed_spool_alloc(pool, n, &cap);
+    if (!np) return -1;
+    memcpy(np, src, n);
+    r->p = np;
+    r->cap = cap;
+    r->len = n;
+    return 0;
 }
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -224,12 +263,34 @@ bool ed_state_ttl_expired(eddy_state *s, int64_t last_access_ms)
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* The table's hash of (key, namespace): the key's hash (murmur3 of its bytes, which the
+ * runtime has computed for the key group anyway) mixed with the namespace a word at a
+ * time, so a new window of the same key costs no pass over the key. Its low bits pick
+ * the home slot. Internal to the tables: key groups come from the key's murmur3 alone. */
+static inline uint32_t table_hash(uint32_t key_hash, const uint8_t *ns, uint32_t nslen)
+{
+    uint64_t h = key_hash;
+    uint32_t i = 0;
+    for (; i + 8 <= nslen; i += 8) {
+        uint64_t w;
+        memcpy(&w, ns + i, 8);
+        h = ed_mix64(h ^ w);
+    }
+    if (i < nslen) {
+        uint64_t w = 0;
+        memcpy(&w, ns + i, nslen - i);
+        h = ed_mix64(h ^ w ^ ((uint64_t)nslen << 56));
+    }
+    /* a subtask holds a range of key groups, key_hash % max parallelism, which fixes the
+     * hash's low bits: mix them before they pick a slot */
+    if (!nslen) h = ed_mix64(h);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 static inline uint32_t cur_hash(ed_state_backend *b)
 {
     if (b->hash_version != b->version) {
-        uint32_t h = ed_murmur3_32(b->key, b->klen, 0);
-        if (b->nslen) h = ed_murmur3_32(b->ns, b->nslen, h);
-        b->hash = h;
+        b->hash = table_hash(b->key_hash, b->ns, b->nslen);
         b->hash_version = b->version;
     }
     return b->hash;
@@ -237,23 +298,24 @@ static inline uint32_t cur_hash(ed_state_backend *b)
 
 static uint32_t hash_of(const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen)
 {
-    uint32_t h = ed_murmur3_32(key, klen, 0);
-    return nslen ? ed_murmur3_32(ns, nslen, h) : h;
+    return table_hash(ed_key_hash(key, klen), ns, nslen);
 }
 
 static inline bool bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n)
 {
-    return n == 0 || memcmp(a, b, n) == 0;
+    return n == 0 || ed_key_bytes_equal(a, b, n); /* word compares for whole words */
 }
 
 static ed_entry *table_find(const eddy_state *s, const uint8_t *key, uint32_t klen,
                             const uint8_t *ns, uint32_t nslen, uint32_t hash)
 {
     if (!s->slots) return NULL;
-    for (uint32_t i = (uint32_t)ed_mix64(hash) & s->mask;; i = (i + 1) & s->mask) {
-        ed_entry *e = s->slots[i];
-        if (!e) return NULL;
-        if (e->hash == hash && e->klen == klen && e->nslen == nslen &&
+    for (uint32_t i = hash & s->mask;; i = (i + 1) & s->mask) {
+        const ed_slot *sl = &s->slots[i];
+        if (!sl->e) return NULL;
+        if (sl->hash != hash) continue; /* the entry is not touched */
+        ed_entry *e = sl->e;
+        if (e->klen == klen && e->nslen == nslen &&
             ed_key_bytes_equal(ed_entry_key(e), key, klen) && bytes_eq(ed_entry_ns(e), ns, nslen))
             return e;
     }
@@ -262,16 +324,15 @@ static ed_entry *table_find(const eddy_state *s, const uint8_t *key, uint32_t kl
 static int table_grow(eddy_state *s)
 {
     uint32_t nmask = s->slots ? s->mask * 2 + 1 : 15;
-    ed_entry **ns = calloc((size_t)nmask + 1, sizeof *ns);
+    ed_slot *ns = calloc((size_t)nmask + 1, sizeof *ns);
     if (!ns) return -1;
     if (s->slots) {
         for (uint32_t i = 0; i <= s->mask; i++) {
-            ed_entry *e = s->slots[i];
-            if (!e) continue;
-            uint32_t j = (uint32_t)ed_mix64(e->hash) & nmask;
-            while (ns[j])
+            if (!s->slots[i].e) continue;
+            uint32_t j = s->slots[i].hash & nmask;
+            while (ns[j].e)
                 j = (j + 1) & nmask;
-            ns[j] = e;
+            ns[j] = s->slots[i];
         }
         free(s->slots);
     }
@@ -281,12 +342,31 @@ static int table_grow(eddy_state *s)
     return 0;
 }
 
+/* Rows up to this size live in their entry's block. */
+#define ROW_ROOM_MAX 128u
+
+/* The body's size for the state's kind; value kinds leave room for a row of `room` bytes
+ * (the first row stored) when it is small. */
+static inline size_t body_size(const eddy_state *s, uint32_t room)
+{
+    switch (s->kind) {
+    case EDDY_STATE_LIST:
+        return sizeof(ed_list);
+    case EDDY_STATE_MAP:
+        return sizeof(ed_map);
+    default:
+        return sizeof(ed_buf) + (room <= ROW_ROOM_MAX ? ED_ALIGN8(room) : 0);
+    }
+}
+
 static ed_entry *table_insert(eddy_state *s, const uint8_t *key, uint32_t klen, const uint8_t *ns,
-                              uint32_t nslen, uint32_t hash, int key_group)
+                              uint32_t nslen, uint32_t hash, int key_group, uint32_t room)
 {
     if ((!s->slots || (s->count + 1) * 2 > s->mask + 1) && table_grow(s)) return NULL;
     uint32_t cap;
-    ed_entry *e = ed_spool_alloc(&s->b->pool, sizeof(ed_entry) + ED_ALIGN8(klen) + nslen, &cap);
+    size_t body = body_size(s, room);
+    ed_entry *e = ed_spool_alloc(
+        &s->b->pool, sizeof(ed_entry) + ED_ALIGN8(klen) + ED_ALIGN8(nslen) + body, &cap);
     if (!e) return NULL;
     memset(e, 0, sizeof *e);
     e->hash = hash;
@@ -296,10 +376,15 @@ static ed_entry *table_insert(eddy_state *s, const uint8_t *key, uint32_t klen, 
     e->cap = cap;
     if (klen) memcpy(e->words, key, klen);
     if (nslen) memcpy((uint8_t *)ed_entry_ns(e), ns, nslen);
-    uint32_t i = (uint32_t)ed_mix64(hash) & s->mask;
-    while (s->slots[i])
+    memset(ed_entry_body(e), 0, body);
+    if (s->kind != EDDY_STATE_LIST && s->kind != EDDY_STATE_MAP && body > sizeof(ed_buf)) {
+        entry_row(e)->p = entry_inline_row(e);
+        entry_row(e)->cap = (uint32_t)(body - sizeof(ed_buf));
+    }
+    uint32_t i = hash & s->mask;
+    while (s->slots[i].e)
         i = (i + 1) & s->mask;
-    s->slots[i] = e;
+    s->slots[i] = (ed_slot){hash, e};
     s->count++;
     return e;
 }
@@ -307,19 +392,19 @@ static ed_entry *table_insert(eddy_state *s, const uint8_t *key, uint32_t klen, 
 /* Backward-shift deletion: entries after the hole that may live there move up. */
 static void table_remove(eddy_state *s, ed_entry *e)
 {
-    uint32_t i = (uint32_t)ed_mix64(e->hash) & s->mask;
-    while (s->slots[i] != e)
+    uint32_t i = e->hash & s->mask;
+    while (s->slots[i].e != e)
         i = (i + 1) & s->mask;
     for (uint32_t j = (i + 1) & s->mask;; j = (j + 1) & s->mask) {
-        ed_entry *x = s->slots[j];
-        if (!x) break;
-        uint32_t home = (uint32_t)ed_mix64(x->hash) & s->mask;
+        ed_slot x = s->slots[j];
+        if (!x.e) break;
+        uint32_t home = x.hash & s->mask;
         if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
             s->slots[i] = x;
             i = j;
         }
     }
-    s->slots[i] = NULL;
+    s->slots[i] = (ed_slot){0, NULL};
     s->count--;
 }
 
@@ -340,14 +425,14 @@ static void entry_release(eddy_state *s, ed_entry *e)
     ed_spool *pool = &s->b->pool;
     switch (s->kind) {
     case EDDY_STATE_LIST:
-        buf_free(pool, &e->u.list.data);
-        buf_free(pool, &e->u.list.els);
+        buf_free(pool, &entry_list(e)->data);
+        buf_free(pool, &entry_list(e)->els);
         break;
     case EDDY_STATE_MAP:
-        map_release(pool, &e->u.map);
+        map_release(pool, entry_map(e));
         break;
     default:
-        buf_free(pool, &e->u.row);
+        if (entry_row(e)->p != entry_inline_row(e)) buf_free(pool, entry_row(e));
         break;
     }
     ed_spool_free(pool, e, e->cap);
@@ -377,12 +462,15 @@ static inline ed_entry *cur(eddy_state *s)
     return s->cache;
 }
 
-static ed_entry *cur_make(eddy_state *s)
+bool ed_state_has_entry(eddy_state *s) { return cur(s) != NULL; }
+
+/* The entry of the current (key, namespace), made when absent; room: see body_size. */
+static ed_entry *cur_make(eddy_state *s, uint32_t room)
 {
     ed_entry *e = cur(s);
     if (e) return e;
     ed_state_backend *b = s->b;
-    e = table_insert(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b), b->key_group);
+    e = table_insert(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b), b->key_group, room);
     if (e) s->cache = e;
     return e;
 }
@@ -425,11 +513,11 @@ static bool purge_expired(eddy_state *s, ed_entry *e, int64_t now)
 {
     switch (s->kind) {
     case EDDY_STATE_LIST:
-        list_compact(s, &e->u.list, NULL, now);
-        if (list_n(&e->u.list)) return false;
+        list_compact(s, entry_list(e), NULL, now);
+        if (list_n(entry_list(e))) return false;
         break;
     case EDDY_STATE_MAP: {
-        ed_map *m = &e->u.map;
+        ed_map *m = entry_map(e);
         bool changed = false;
         for (uint32_t i = 0; m->slots && i <= m->mask;) {
             ed_mentry *me = m->slots[i];
@@ -459,7 +547,7 @@ static void ttl_step(eddy_state *s, ed_entry *keep, int64_t now)
     int n = s->ttl.cleanup_incremental;
     for (uint32_t scanned = 0; n > 0 && s->count && scanned <= s->mask;) {
         uint32_t i = s->clean_pos & s->mask;
-        ed_entry *e = s->slots[i];
+        ed_entry *e = s->slots[i].e;
         if (e && e != keep) {
             n--;
             if (purge_expired(s, e, now)) continue; /* slot i refilled: look again */
@@ -487,11 +575,11 @@ static const eddy_row *read_row(eddy_state *s, ed_entry *e, int64_t now)
     if (!e) return NULL;
     if (!expired(s, e->access, now)) {
         if (touch_on_read(s)) e->access = now;
-        return (const eddy_row *)e->u.row.p;
+        return (const eddy_row *)entry_row(e)->p;
     }
     bool ret = return_expired(s);
-    if (s->ttl.keep_expired_on_read) return ret ? (const eddy_row *)e->u.row.p : NULL;
-    if (ret && buf_set(&s->b->pool, &s->out, e->u.row.p, e->u.row.len)) {
+    if (s->ttl.keep_expired_on_read) return ret ? (const eddy_row *)entry_row(e)->p : NULL;
+    if (ret && buf_set(&s->b->pool, &s->out, entry_row(e)->p, entry_row(e)->len)) {
         oom(s);
         ret = false;
     }
@@ -504,7 +592,7 @@ static const eddy_row *read_row(eddy_state *s, ed_entry *e, int64_t now)
 static inline const eddy_row *combine_base(eddy_state *s, ed_entry *e, int64_t now)
 {
     if (!e || (expired(s, e->access, now) && !return_expired(s))) return NULL;
-    return (const eddy_row *)e->u.row.p;
+    return (const eddy_row *)entry_row(e)->p;
 }
 
 /* ---- backend ----------------------------------------------------------------------------- */
@@ -525,7 +613,7 @@ static void state_free(eddy_state *s)
 {
     ed_state_backend *b = s->b;
     for (uint32_t i = 0; s->slots && i <= s->mask; i++)
-        if (s->slots[i]) entry_release(s, s->slots[i]);
+        if (s->slots[i].e) entry_release(s, s->slots[i].e);
     free(s->slots);
     for (ed_entry *d = s->dead, *nx; d; d = nx) {
         nx = d->next_dead;
@@ -581,17 +669,25 @@ static void copy_in(uint8_t **dst, uint32_t *cap, const uint8_t *src, uint32_t l
         *dst = p;
         *cap = ncap;
     }
-    if (len) memmove(*dst, src, len);
+    move_bytes(*dst, src, len);
 }
 
-void ed_state_set_key(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group)
+void ed_state_set_key_hashed(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group,
+                             uint32_t key_hash)
 {
     /* the same key again (a run of records of one key) keeps the handles' caches */
     if (len == b->klen && key_group == b->key_group && ed_key_bytes_equal(b->key, key, len)) return;
     copy_in(&b->key, &b->kcap, key, len);
     b->klen = len;
     b->key_group = key_group;
+    b->key_hash = key_hash;
     b->version++;
+}
+
+void ed_state_set_key(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group)
+{
+    if (len == b->klen && key_group == b->key_group && ed_key_bytes_equal(b->key, key, len)) return;
+    ed_state_set_key_hashed(b, key, len, key_group, ed_key_hash(key, len));
 }
 
 void ed_state_set_namespace(ed_state_backend *b, const uint8_t *ns, uint32_t len)
@@ -815,8 +911,9 @@ int eddy_value_update(eddy_state *s, const eddy_row *value)
     if (!arity_ok(s, value, s->schema, "value")) return -1;
     int64_t now;
     enter(s, &now);
-    ed_entry *e = cur_make(s);
-    if (!e || buf_set(&s->b->pool, &e->u.row, value, eddy_row_size(value))) return oom(s);
+    uint32_t n = eddy_row_size(value);
+    ed_entry *e = cur_make(s, n);
+    if (!e || row_set(&s->b->pool, e, value, n)) return oom(s);
     e->access = now;
     return 0;
 }
@@ -826,7 +923,7 @@ int eddy_value_update(eddy_state *s, const eddy_row *value)
 static int list_append(eddy_state *s, ed_entry *e, const eddy_row *v, int64_t ts, int64_t now)
 {
     ed_spool *pool = &s->b->pool;
-    ed_list *l = &e->u.list;
+    ed_list *l = entry_list(e);
     uint32_t len = eddy_row_size(v);
     /* v may be an element of this very list: find it again after the data moves */
     const uint8_t *vp = (const uint8_t *)v;
@@ -854,7 +951,7 @@ int ed_list_add_ts(eddy_state *s, const eddy_row *value, int64_t ts)
     if (!arity_ok(s, value, s->schema, "list element")) return -1;
     int64_t now;
     enter(s, &now);
-    ed_entry *e = cur_make(s);
+    ed_entry *e = cur_make(s, 0);
     if (!e || list_append(s, e, value, ts, now)) return oom(s);
     return 0;
 }
@@ -887,7 +984,7 @@ int eddy_list_update(eddy_state *s, const eddy_row *const *values, size_t n)
     }
     int64_t now;
     enter(s, &now);
-    ed_entry *e = cur_make(s);
+    ed_entry *e = cur_make(s, 0);
     if (!e) return oom(s);
     /* Build the new list in the spare buffers: values may be rows of the old one. They
      * may also be rows of the spare itself (a TTL read left its old rows there): then
@@ -921,7 +1018,7 @@ int eddy_list_update(eddy_state *s, const eddy_row *const *values, size_t n)
     }
     s->spare.len = off;
     s->spare_els.len = (uint32_t)(n * sizeof(ed_list_el));
-    list_swap_spare(s, &e->u.list);
+    list_swap_spare(s, entry_list(e));
     buf_free(pool, &hold);
     return 0;
 }
@@ -929,7 +1026,7 @@ int eddy_list_update(eddy_state *s, const eddy_row *const *values, size_t n)
 static inline bool view_valid(const eddy_state *s, const ed_entry *e)
 {
     return s->view_ver == s->b->version && s->view_e == e &&
-           (!e || s->view_stamp == e->u.list.stamp);
+           (!e || s->view_stamp == entry_list(e)->stamp);
 }
 
 /* TTL lists: records what a read of e sees now (see the file comment). 0 or -1. */
@@ -940,7 +1037,7 @@ static int list_view(eddy_state *s, ed_entry *e, int64_t now)
     s->view_e = e;
     s->view_ver = s->b->version;
     if (!e) return 0;
-    ed_list *l = &e->u.list;
+    ed_list *l = entry_list(e);
     uint32_t n = list_n(l);
     if (n > s->view_cap) {
         ed_view_el *v = realloc(s->view, n * sizeof *v); /* grows to the longest list once */
@@ -987,7 +1084,7 @@ size_t eddy_list_size(eddy_state *s)
     if (!begin(s, EDDY_STATE_LIST)) return 0;
     int64_t now;
     ed_entry *e = enter(s, &now);
-    if (!s->has_ttl) return e ? list_n(&e->u.list) : 0;
+    if (!s->has_ttl) return e ? list_n(entry_list(e)) : 0;
     s->view_ver = 0; /* a size call starts a new read */
     if (list_view(s, e, now)) return 0;
     return s->view_n;
@@ -999,8 +1096,8 @@ const eddy_row *eddy_list_get(eddy_state *s, size_t i)
     int64_t now;
     ed_entry *e = enter(s, &now);
     if (!s->has_ttl) {
-        if (!e || i >= list_n(&e->u.list)) return NULL;
-        return (const eddy_row *)(e->u.list.data.p + list_els(&e->u.list)[i].off);
+        if (!e || i >= list_n(entry_list(e))) return NULL;
+        return (const eddy_row *)(entry_list(e)->data.p + list_els(entry_list(e))[i].off);
     }
     if (list_view(s, e, now) || i >= s->view_n) return NULL;
     return s->view[i].row;
@@ -1012,8 +1109,8 @@ int64_t ed_list_timestamp(eddy_state *s, size_t i)
     int64_t now;
     ed_entry *e = enter(s, &now);
     if (!s->has_ttl) {
-        if (!e || i >= list_n(&e->u.list)) return EDDY_NO_TIMESTAMP;
-        return list_els(&e->u.list)[i].ts;
+        if (!e || i >= list_n(entry_list(e))) return EDDY_NO_TIMESTAMP;
+        return list_els(entry_list(e))[i].ts;
     }
     if (list_view(s, e, now) || i >= s->view_n) return EDDY_NO_TIMESTAMP;
     return s->view[i].ts;
@@ -1025,13 +1122,13 @@ int ed_list_retain(eddy_state *s, const bool *keep, size_t n)
     if (s->has_ttl) return fail(s, "state '%s': ed_list_retain needs a list without TTL", s->name);
     int64_t now;
     ed_entry *e = enter(s, &now);
-    size_t have = e ? list_n(&e->u.list) : 0;
+    size_t have = e ? list_n(entry_list(e)) : 0;
     if (n != have)
         return fail(s, "state '%s': ed_list_retain got %zu flags for %zu elements", s->name, n,
                     have);
     if (!e) return 0;
-    list_compact(s, &e->u.list, keep, now);
-    if (!list_n(&e->u.list)) entry_delete(s, e);
+    list_compact(s, entry_list(e), keep, now);
+    if (!list_n(entry_list(e))) entry_delete(s, e);
     return 0;
 }
 
@@ -1141,7 +1238,7 @@ static bool map_read(eddy_state *s, ed_entry *e, ed_mentry *me, uint32_t slot, i
         }
         *val = (const eddy_row *)s->out.p;
     }
-    ed_map *m = &e->u.map;
+    ed_map *m = entry_map(e);
     map_remove_at(&s->b->pool, m, slot);
     m->version = ++s->b->stamp;
     if (!m->count) entry_delete(s, e);
@@ -1161,7 +1258,7 @@ static int map_lookup(eddy_state *s, const eddy_row *key, bool *found, const edd
     if (!e) return 0;
     uint32_t klen = map_key_bytes(s, key), slot = 0;
     uint32_t h = ed_key_hash(s->mkey, klen);
-    ed_mentry *me = map_find(&e->u.map, s->mkey, klen, h, &slot);
+    ed_mentry *me = map_find(entry_map(e), s->mkey, klen, h, &slot);
     if (me) *found = map_read(s, e, me, slot, now, val);
     return 0;
 }
@@ -1189,10 +1286,10 @@ int eddy_map_put(eddy_state *s, const eddy_row *key, const eddy_row *value)
     if (value && !arity_ok(s, value, s->schema, "map value")) return -1;
     int64_t now;
     enter(s, &now);
-    ed_entry *e = cur_make(s);
+    ed_entry *e = cur_make(s, 0);
     if (!e) return oom(s);
     ed_spool *pool = &s->b->pool;
-    ed_map *m = &e->u.map;
+    ed_map *m = entry_map(e);
     uint32_t klen = map_key_bytes(s, key), slot = 0;
     uint32_t h = ed_key_hash(s->mkey, klen);
     ed_mentry *me = map_find(m, s->mkey, klen, h, &slot);
@@ -1232,7 +1329,7 @@ int eddy_map_remove(eddy_state *s, const eddy_row *key)
     int64_t now;
     ed_entry *e = enter(s, &now);
     if (!e) return 0;
-    ed_map *m = &e->u.map;
+    ed_map *m = entry_map(e);
     uint32_t klen = map_key_bytes(s, key), slot = 0;
     ed_mentry *me = map_find(m, s->mkey, klen, ed_key_hash(s->mkey, klen), &slot);
     if (!me) return 0;
@@ -1248,7 +1345,7 @@ size_t eddy_map_size(eddy_state *s)
     int64_t now;
     ed_entry *e = enter(s, &now);
     if (!e) return 0;
-    ed_map *m = &e->u.map;
+    ed_map *m = entry_map(e);
     if (!s->has_ttl || return_expired(s)) return m->count;
     size_t n = 0;
     for (uint32_t i = 0; m->slots && i <= m->mask; i++)
@@ -1263,7 +1360,7 @@ void eddy_map_iter_start(eddy_state *s, eddy_map_iter *it)
     it->version = 0;
     if (!begin(s, EDDY_STATE_MAP)) return;
     ed_entry *e = cur(s);
-    if (e) it->version = e->u.map.version;
+    if (e) it->version = entry_map(e)->version;
 }
 
 /* Versions come from the backend's counter, which starts past 0, so an iterator started
@@ -1275,8 +1372,8 @@ bool eddy_map_next(eddy_map_iter *it, const eddy_row **key, const eddy_row **val
     if (!begin(s, EDDY_STATE_MAP)) return false;
     int64_t now;
     ed_entry *e = enter(s, &now);
-    if (!e || e->u.map.version != it->version) return false;
-    ed_map *m = &e->u.map;
+    if (!e || entry_map(e)->version != it->version) return false;
+    ed_map *m = entry_map(e);
     while (m->slots && it->pos <= m->mask) {
         ed_mentry *me = m->slots[it->pos++];
         if (!me) continue;
@@ -1296,8 +1393,9 @@ bool eddy_map_next(eddy_map_iter *it, const eddy_row **key, const eddy_row **val
 
 static int store_row(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t now)
 {
-    if (!e) e = cur_make(s);
-    if (!e || buf_set(&s->b->pool, &e->u.row, r, eddy_row_size(r))) return oom(s);
+    uint32_t n = eddy_row_size(r);
+    if (!e) e = cur_make(s, n);
+    if (!e || row_set(&s->b->pool, e, r, n)) return oom(s);
     e->access = now;
     return 0;
 }
@@ -1397,14 +1495,15 @@ static bool entry_live(eddy_state *s, const ed_entry *e, int64_t now)
     if (!s->has_ttl || return_expired(s)) return true;
     switch (s->kind) {
     case EDDY_STATE_LIST: {
-        const ed_list_el *el = list_els(&e->u.list);
-        for (uint32_t i = 0, n = list_n(&e->u.list); i < n; i++)
+        const ed_list_el *el = list_els(entry_list(e));
+        for (uint32_t i = 0, n = list_n(entry_list(e)); i < n; i++)
             if (!expired(s, el[i].access, now)) return true;
         return false;
     }
     case EDDY_STATE_MAP:
-        for (uint32_t i = 0; e->u.map.slots && i <= e->u.map.mask; i++)
-            if (e->u.map.slots[i] && !expired(s, e->u.map.slots[i]->access, now)) return true;
+        for (uint32_t i = 0; entry_map(e)->slots && i <= entry_map(e)->mask; i++)
+            if (entry_map(e)->slots[i] && !expired(s, entry_map(e)->slots[i]->access, now))
+                return true;
         return false;
     default:
         return !expired(s, e->access, now);
@@ -1431,7 +1530,7 @@ int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, v
     }
     uint32_t n = 0;
     for (uint32_t i = 0; i <= s->mask; i++)
-        if (s->slots[i]) snap[n++] = s->slots[i];
+        if (s->slots[i].e) snap[n++] = s->slots[i].e;
     uint32_t sklen = b->klen, snslen = b->nslen;
     int skg = b->key_group;
     if (sklen) memcpy(saved, b->key, sklen);
@@ -1494,11 +1593,12 @@ static int merge_into(eddy_state *s, const uint8_t *target, uint32_t tlen,
         if (!se) continue;
         switch (s->kind) {
         case EDDY_STATE_LIST: {
-            if (!te && !(te = table_insert(s, b->key, b->klen, target, tlen,
-                                           hash_of(b->key, b->klen, target, tlen), b->key_group)))
+            if (!te &&
+                !(te = table_insert(s, b->key, b->klen, target, tlen,
+                                    hash_of(b->key, b->klen, target, tlen), b->key_group, 0)))
                 return oom(s);
-            ed_list *sl = &se->u.list;
-            ed_list *tl = &te->u.list;
+            ed_list *sl = entry_list(se);
+            ed_list *tl = entry_list(te);
             if (buf_reserve(pool, &tl->data, (size_t)tl->data.len + sl->data.len) ||
                 buf_reserve(pool, &tl->els, (size_t)tl->els.len + sl->els.len))
                 return oom(s);
@@ -1516,11 +1616,11 @@ static int merge_into(eddy_state *s, const uint8_t *target, uint32_t tlen,
         }
         case EDDY_STATE_VALUE:
             if (!combine_base(s, te, now) && combine_base(s, se, now)) {
-                if (!te &&
-                    !(te = table_insert(s, b->key, b->klen, target, tlen,
-                                        hash_of(b->key, b->klen, target, tlen), b->key_group)))
+                if (!te && !(te = table_insert(s, b->key, b->klen, target, tlen,
+                                               hash_of(b->key, b->klen, target, tlen), b->key_group,
+                                               entry_row(se)->len)))
                     return oom(s);
-                if (buf_set(pool, &te->u.row, se->u.row.p, se->u.row.len)) return oom(s);
+                if (row_set(pool, te, entry_row(se)->p, entry_row(se)->len)) return oom(s);
                 te->access = se->access;
             }
             break;
@@ -1549,10 +1649,11 @@ static int merge_into(eddy_state *s, const uint8_t *target, uint32_t tlen,
         r = eddy_rb_row(s->rb_a);
         acc_access = now;
     }
+    uint32_t rsize = eddy_row_size(r);
     if (!te && !(te = table_insert(s, b->key, b->klen, target, tlen,
-                                   hash_of(b->key, b->klen, target, tlen), b->key_group)))
+                                   hash_of(b->key, b->klen, target, tlen), b->key_group, rsize)))
         return oom(s);
-    if (buf_set(pool, &te->u.row, r, eddy_row_size(r))) return oom(s);
+    if (row_set(pool, te, r, rsize)) return oom(s);
     te->access = acc_access;
     return 0;
 }

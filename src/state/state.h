@@ -33,6 +33,10 @@ void ed_state_backend_free(ed_state_backend *b); /* accepts NULL; frees every st
 
 /* The current key: canonical key bytes (copied) and their key group. */
 void ed_state_set_key(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group);
+/* The same, with the key's hash (ed_key_hash of its bytes) that the caller computed for
+ * the key group, so it is not computed again. */
+void ed_state_set_key_hashed(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group,
+                             uint32_t key_hash);
 /* The current namespace (copied); len 0 is the default namespace. */
 void ed_state_set_namespace(ed_state_backend *b, const uint8_t *ns, uint32_t len);
 
@@ -67,6 +71,10 @@ int ed_state_for_each(eddy_state *s, ed_state_key_fn fn, void *arg);
  * it too (a full snapshot without cleanup_full_snapshot keeps expired entries). */
 #define ED_STATE_VISIT_EXPIRED 1u
 int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg);
+
+/* True when the current (key, namespace) has an entry in s. The lookup is kept for the
+ * next call on s, so asking before an add costs nothing extra. */
+bool ed_state_has_entry(eddy_state *s);
 
 /* Number of (key, namespace) entries of s that hold a value (for tests and metrics):
  * entries whose values expired but were not yet cleaned up count. */

@@ -12,7 +12,10 @@
  * no tombstones) of entries keyed by (key bytes, namespace bytes). An entry carries its
  * key group (for snapshots by key group) and, by kind:
  *
- *   VALUE, REDUCING, AGGREGATING   one row (ed_buf) and its TTL access time
+ *   VALUE, REDUCING, AGGREGATING   one row (ed_buf) and its TTL access time; a row that
+ *                                  fits the room left for it in the entry's block (sized
+ *                                  by the first row stored) lives there, not in a block
+ *                                  of its own
  *   LIST                           rows back to back in one buffer + an element array
  *                                  {offset, length, event ts, TTL access time}
  *   MAP                            a nested table of {canonical key bytes, key row, value
@@ -83,12 +86,10 @@ typedef struct ed_entry {
     bool dead;      /* removed while ed_state_for_each ran; freed when it ends */
     int64_t access; /* TTL of VALUE, REDUCING and AGGREGATING entries */
     struct ed_entry *next_dead;
-    union {
-        ed_buf row;
-        ed_list list;
-        ed_map map;
-    } u;
-    uint64_t words[]; /* key bytes, padded to 8, then namespace bytes */
+    /* key bytes, padded to 8; namespace bytes, padded to 8; then the body by kind: an
+     * ed_buf row followed by room for a small row (VALUE, REDUCING, AGGREGATING), an
+     * ed_list or an ed_map */
+    uint64_t words[];
 } ed_entry;
 
 static inline const uint8_t *ed_entry_key(const ed_entry *e)
@@ -99,6 +100,36 @@ static inline const uint8_t *ed_entry_ns(const ed_entry *e)
 {
     return (const uint8_t *)e->words + ED_ALIGN8(e->klen);
 }
+/* The body: key and namespace first, so that a lookup and the value it finds share the
+ * entry's first cache lines. */
+static inline void *ed_entry_body(const ed_entry *e)
+{
+    return (uint8_t *)e->words + ED_ALIGN8(e->klen) + ED_ALIGN8(e->nslen);
+}
+static inline ed_buf *entry_row(const ed_entry *e)
+{
+    return (ed_buf *)ed_entry_body(e);
+}
+static inline ed_list *entry_list(const ed_entry *e)
+{
+    return (ed_list *)ed_entry_body(e);
+}
+static inline ed_map *entry_map(const ed_entry *e)
+{
+    return (ed_map *)ed_entry_body(e);
+}
+/* A value entry's own room for its row (row->p points here while the row fits). */
+static inline uint8_t *entry_inline_row(const ed_entry *e)
+{
+    return (uint8_t *)(entry_row(e) + 1);
+}
+
+/* A table slot: the entry's hash beside it, so probing past other entries does not touch
+ * them. */
+typedef struct ed_slot {
+    uint32_t hash;
+    ed_entry *e; /* NULL: empty */
+} ed_slot;
 
 /* ---- backend and handles ----------------------------------------------------------------- */
 struct ed_state_backend {
@@ -110,6 +141,7 @@ struct ed_state_backend {
     uint32_t klen, kcap, nslen, nscap;
     int key_group;
     uint64_t version;      /* bumped when the current key or namespace changes */
+    uint32_t key_hash;     /* murmur3 of the current key's bytes */
     uint32_t hash;         /* of (key, namespace), computed on demand */
     uint64_t hash_version; /* the version `hash` belongs to */
     uint64_t stamp;        /* list stamps and map versions */
@@ -139,7 +171,7 @@ struct eddy_state {
     bool op_list, broadcast, read_only;
     eddy_operator_state_mode mode;
     /* the table */
-    ed_entry **slots;
+    ed_slot *slots;
     uint32_t mask, count, clean_pos;
     uint64_t cache_ver; /* == b->version: `cache` is the current entry (NULL: none) */
     ed_entry *cache;

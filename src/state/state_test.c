@@ -184,6 +184,8 @@ ED_TEST(value_state_string_rows_grow_and_shrink)
     eddy_schema *sc = eddy_schema_parse("w STRING, n INT", err, sizeof err);
     eddy_row_builder *rb = eddy_rb_new_schema(sc);
     set_key(&f, 7);
+    /* a small first row is kept in the entry's block: growing moves it out, shrinking
+     * keeps the bigger buffer */
     const char *words[] = {"a", "a much longer word than the first one, to grow the buffer", "b"};
     for (int i = 0; i < 3; i++) {
         eddy_rb_reset(rb);
@@ -197,6 +199,21 @@ ED_TEST(value_state_string_rows_grow_and_shrink)
         ED_CHECK(memcmp(w.ptr, words[i], w.len) == 0);
         ED_CHECK_INT(eddy_row_i32(r, 1), i);
     }
+    /* a first row too big for the entry's block lives in its own from the start */
+    char big[201];
+    memset(big, 'x', 200);
+    big[200] = 0;
+    set_key(&f, 8);
+    eddy_rb_reset(rb);
+    eddy_rb_set_cstr(rb, 0, big);
+    eddy_rb_set_i32(rb, 1, 8);
+    ED_CHECK_INT(eddy_value_update(s, eddy_rb_row(rb)), 0);
+    set_key(&f, 7);
+    ED_CHECK_INT(eddy_row_str(eddy_value_get(s), 0).len, 1);
+    set_key(&f, 8);
+    ED_CHECK_INT(eddy_row_str(eddy_value_get(s), 0).len, 200);
+    eddy_state_clear(s);
+    ED_CHECK(eddy_value_get(s) == NULL);
     eddy_rb_free(rb);
     eddy_schema_free(sc);
     fx_free(&f);

@@ -5,33 +5,50 @@
  * a hash set of the live entries over (time, key, namespace). Registering looks the
  * timer up in the set first, so a timer exists once however often it is registered;
  * deleting takes it out of the set and marks it dead, and the heap drops dead entries
- * when they reach the top. Entries come from size-class free lists, so registering and
- * firing timers does not call malloc once the service has warmed up.
+ * when they reach the top, or all at once when they outnumber the live ones. Entries
+ * come from size-class free lists, so registering and firing timers does not call malloc
+ * once the service has warmed up.
  */
 #include "timers.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* A timer; its sequence number lives in its heap slot. 32 bytes and the key and
+ * namespace, so a timer of an 8-byte key in a window fits the smallest class. */
 typedef struct tentry {
-    int64_t time;
-    uint64_t seq;
+    union {
+        int64_t time;
+        struct tentry *next_free; /* on a free list */
+    };
     uint32_t hash;
     int key_group;
     uint32_t klen, nslen;
     bool dead;
-    uint8_t cls; /* size class, 255 for a malloc'd entry */
-    struct tentry *next_free;
-    uint8_t data[]; /* key bytes, then namespace bytes */
+    uint8_t cls;                /* size class, 255 for a malloc'd entry */
+    _Alignas(8) uint8_t data[]; /* key bytes, then namespace bytes */
 } tentry;
 
 #define NCLASSES 4
 static const size_t class_size[NCLASSES] = {64, 128, 256, 512};
 
+/* Heap slots carry the ordering fields, so sifting never touches the entries. */
+typedef struct hslot {
+    int64_t time;
+    uint64_t seq;
+    tentry *e;
+} hslot;
+
+/* Set slots carry the entry's hash, so probing and deletion do not touch other entries. */
+typedef struct sslot {
+    uint32_t hash;
+    tentry *e; /* NULL = empty */
+} sslot;
+
 typedef struct domain {
-    tentry **heap;
+    hslot *heap;
     size_t n, cap;
-    tentry **set; /* open addressing, linear probing, NULL = empty */
+    sslot *set; /* open addressing, linear probing */
     uint32_t mask;
     size_t live;
 } domain;
@@ -47,7 +64,7 @@ static void domain_init(domain *d)
 {
     memset(d, 0, sizeof(*d));
     d->mask = 63;
-    d->set = ed_xcalloc(d->mask + 1, sizeof(tentry *));
+    d->set = ed_xcalloc(d->mask + 1, sizeof(sslot));
 }
 
 ed_timer_service *ed_timers_new(void)
@@ -73,7 +90,7 @@ void ed_timers_free(ed_timer_service *t)
     if (!t) return;
     for (int k = 0; k < 2; k++) {
         domain *d = &t->d[k];
-        for (size_t i = 0; i < d->n; i++) entry_free(t, d->heap[i]);
+        for (size_t i = 0; i < d->n; i++) entry_free(t, d->heap[i].e);
         free(d->heap);
         free(d->set);
     }
@@ -104,26 +121,25 @@ static bool same(const tentry *e, int64_t time, const uint8_t *key, uint32_t kle
            memcmp(e->data, key, klen) == 0 && (!nslen || memcmp(e->data + klen, ns, nslen) == 0);
 }
 
-static tentry **set_find(domain *d, uint32_t hash, int64_t time, const uint8_t *key,
-                         uint32_t klen, const uint8_t *ns, uint32_t nslen)
+static sslot *set_find(domain *d, uint32_t hash, int64_t time, const uint8_t *key, uint32_t klen,
+                       const uint8_t *ns, uint32_t nslen)
 {
     for (uint32_t i = (uint32_t)ed_mix64(hash) & d->mask;; i = (i + 1) & d->mask) {
-        tentry *e = d->set[i];
-        if (!e || (e->hash == hash && same(e, time, key, klen, ns, nslen))) return &d->set[i];
+        sslot *sl = &d->set[i];
+        if (!sl->e || (sl->hash == hash && same(sl->e, time, key, klen, ns, nslen))) return sl;
     }
 }
 
 static int set_grow(domain *d)
 {
     uint32_t nmask = d->mask * 2 + 1;
-    tentry **ns = calloc((size_t)nmask + 1, sizeof(tentry *));
+    sslot *ns = calloc((size_t)nmask + 1, sizeof(sslot));
     if (!ns) return -1;
     for (uint32_t i = 0; i <= d->mask; i++) {
-        tentry *e = d->set[i];
-        if (!e) continue;
-        uint32_t j = (uint32_t)ed_mix64(e->hash) & nmask;
-        while (ns[j]) j = (j + 1) & nmask;
-        ns[j] = e;
+        if (!d->set[i].e) continue;
+        uint32_t j = (uint32_t)ed_mix64(d->set[i].hash) & nmask;
+        while (ns[j].e) j = (j + 1) & nmask;
+        ns[j] = d->set[i];
     }
     free(d->set);
     d->set = ns;
@@ -134,31 +150,31 @@ static int set_grow(domain *d)
 /* Removes the entry at slot i with backward-shift deletion (no tombstones). */
 static void set_remove_at(domain *d, uint32_t i)
 {
-    d->set[i] = NULL;
-    for (uint32_t j = (i + 1) & d->mask; d->set[j]; j = (j + 1) & d->mask) {
-        tentry *e = d->set[j];
-        uint32_t home = (uint32_t)ed_mix64(e->hash) & d->mask;
+    d->set[i].e = NULL;
+    for (uint32_t j = (i + 1) & d->mask; d->set[j].e; j = (j + 1) & d->mask) {
+        sslot e = d->set[j];
+        uint32_t home = (uint32_t)ed_mix64(e.hash) & d->mask;
         /* e may move to the hole at i when its home is not within (i, j] */
         bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!between) {
             d->set[i] = e;
-            d->set[j] = NULL;
+            d->set[j].e = NULL;
             i = j;
         }
     }
 }
 
-static bool before(const tentry *a, const tentry *b)
+static inline bool before(const hslot *a, const hslot *b)
 {
     return a->time < b->time || (a->time == b->time && a->seq < b->seq);
 }
 
 static void heap_up(domain *d, size_t i)
 {
-    tentry *e = d->heap[i];
+    hslot e = d->heap[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!before(e, d->heap[p])) break;
+        if (!before(&e, &d->heap[p])) break;
         d->heap[i] = d->heap[p];
         i = p;
     }
@@ -167,15 +183,15 @@ static void heap_up(domain *d, size_t i)
 
 static void heap_down(domain *d, size_t i)
 {
-    tentry *e = d->heap[i];
+    hslot e = d->heap[i];
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        const tentry *best = e;
-        if (l < d->n && before(d->heap[l], best)) {
+        const hslot *best = &e;
+        if (l < d->n && before(&d->heap[l], best)) {
             m = l;
-            best = d->heap[l];
+            best = &d->heap[l];
         }
-        if (r < d->n && before(d->heap[r], best)) m = r;
+        if (r < d->n && before(&d->heap[r], best)) m = r;
         if (m == i) break;
         d->heap[i] = d->heap[m];
         i = m;
@@ -183,12 +199,35 @@ static void heap_down(domain *d, size_t i)
     d->heap[i] = e;
 }
 
+/* Frees the dead entries of the heap and restores the heap order. The (time, seq) order
+ * is total, so timers still pop in the same order. */
+static void heap_compact(ed_timer_service *t, domain *d)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->heap[i].e->dead)
+            entry_free(t, d->heap[i].e);
+        else
+            d->heap[k++] = d->heap[i];
+    }
+    d->n = k;
+    for (size_t i = k / 2; i-- > 0;) heap_down(d, i);
+}
+
 static tentry *heap_pop(domain *d)
 {
-    tentry *top = d->heap[0];
+    tentry *top = d->heap[0].e;
     d->heap[0] = d->heap[--d->n];
     if (d->n) heap_down(d, 0);
     return top;
+}
+
+/* The set slot holding entry e: probing compares pointers, not keys. */
+static uint32_t set_slot_of(const domain *d, const tentry *e)
+{
+    uint32_t i = (uint32_t)ed_mix64(e->hash) & d->mask;
+    while (d->set[i].e != e) i = (i + 1) & d->mask;
+    return i;
 }
 
 static void recycle_last(ed_timer_service *t)
@@ -206,15 +245,15 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
     /* the entry of the last pop stays: its caller may still be reading it */
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     uint32_t h = timer_hash(time, key, klen, ns, nslen);
-    tentry **slot = set_find(d, h, time, key, klen, ns, nslen);
-    if (*slot) return 0; /* already registered */
+    sslot *slot = set_find(d, h, time, key, klen, ns, nslen);
+    if (slot->e) return 0; /* already registered */
     if ((d->live + 1) * 2 > d->mask + 1) {
         if (set_grow(d)) return -1;
         slot = set_find(d, h, time, key, klen, ns, nslen);
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 64;
-        tentry **nh = realloc(d->heap, cap * sizeof(tentry *));
+        hslot *nh = realloc(d->heap, cap * sizeof(hslot));
         if (!nh) return -1;
         d->heap = nh;
         d->cap = cap;
@@ -235,7 +274,6 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
         if (!e) return -1;
     }
     e->time = time;
-    e->seq = t->seq++;
     e->hash = h;
     e->key_group = key_group;
     e->klen = klen;
@@ -244,9 +282,9 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
     e->cls = cls;
     memcpy(e->data, key, klen);
     if (nslen) memcpy(e->data + klen, ns, nslen);
-    *slot = e;
+    *slot = (sslot){h, e};
     d->live++;
-    d->heap[d->n] = e;
+    d->heap[d->n] = (hslot){time, t->seq++, e};
     heap_up(d, d->n++);
     return 0;
 }
@@ -256,17 +294,21 @@ void ed_timers_delete(ed_timer_service *t, eddy_time_domain dom, int64_t time,
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     uint32_t h = timer_hash(time, key, klen, ns, nslen);
-    tentry **slot = set_find(d, h, time, key, klen, ns, nslen);
-    if (!*slot) return;
-    (*slot)->dead = true;
+    sslot *slot = set_find(d, h, time, key, klen, ns, nslen);
+    if (!slot->e) return;
+    slot->e->dead = true;
     set_remove_at(d, (uint32_t)(slot - d->set));
     d->live--;
+    /* Dead entries wait in the heap for the top; when they outnumber the live ones (a
+     * session window re-registering its timer with every element), drop them all so the
+     * heap stays proportional to the live timers. Amortized O(1) per delete. */
+    if (d->n - d->live > d->live + 1024) heap_compact(t, d);
 }
 
 /* Drops dead entries from the top of the heap. */
 static void skip_dead(ed_timer_service *t, domain *d)
 {
-    while (d->n && d->heap[0]->dead) entry_free(t, heap_pop(d));
+    while (d->n && d->heap[0].e->dead) entry_free(t, heap_pop(d));
 }
 
 bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_timer *out)
@@ -274,11 +316,9 @@ bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_
     recycle_last(t);
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     skip_dead(t, d);
-    if (!d->n || d->heap[0]->time > limit) return false;
+    if (!d->n || d->heap[0].time > limit) return false;
     tentry *e = heap_pop(d);
-    tentry **slot = set_find(d, e->hash, e->time, e->data, e->klen, e->data + e->klen, e->nslen);
-    ed_assert(*slot == e);
-    set_remove_at(d, (uint32_t)(slot - d->set));
+    set_remove_at(d, set_slot_of(d, e));
     d->live--;
     *out = (ed_timer){.time = e->time,
                       .key = e->data,
@@ -294,7 +334,7 @@ int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain dom)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     skip_dead(t, d);
-    return d->n ? d->heap[0]->time : INT64_MAX;
+    return d->n ? d->heap[0].time : INT64_MAX;
 }
 
 size_t ed_timers_count(ed_timer_service *t, eddy_time_domain dom)

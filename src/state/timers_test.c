@@ -100,3 +100,26 @@ ED_TEST(timers_many_keys_stay_ordered)
     ED_CHECK_INT(n, registered);
     ed_timers_free(t);
 }
+
+/* A session's timer moves with every element (delete, then register later): far more
+ * dead entries than live ones, which the heap drops in bulk before they reach its top;
+ * what is left still fires once each, in (time, registration) order. */
+ED_TEST(timers_moved_many_times_fire_once_in_order)
+{
+    ed_timer_service *t = ed_timers_new();
+    reg(t, EDDY_EVENT_TIME, 100000, "z", "");
+    reg(t, EDDY_EVENT_TIME, 7, "a", "");
+    char key[2] = "k";
+    for (int64_t i = 0; i < 20000; i++) {
+        key[0] = (char)('k' + i % 3);
+        if (i >= 3)
+            ed_timers_delete(t, EDDY_EVENT_TIME, 1000 + i - 3, (const uint8_t *)key, 1, NULL, 0);
+        reg(t, EDDY_EVENT_TIME, 1000 + i, key, "");
+    }
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), 5);
+    ED_CHECK_INT(ed_timers_next(t, EDDY_EVENT_TIME), 7);
+    char buf[256];
+    drain(t, EDDY_EVENT_TIME, INT64_MAX, buf, sizeof buf);
+    ED_CHECK_STR(buf, "7:a: 20997:m: 20998:k: 20999:l: 100000:z:");
+    ed_timers_free(t);
+}
