@@ -756,7 +756,10 @@ static int check_ttl(const eddy_state_ttl *t, const char *name, ed_err *err)
     return 0;
 }
 
-static eddy_state *state_new(ed_state_backend *b, const eddy_state_desc *d, ed_err *err)
+/* A new state for d; `restored`: a placeholder re-created from a snapshot's descriptor,
+ * whose functions come later with the operator's declaration (ed_state_declare_restored). */
+static eddy_state *state_new(ed_state_backend *b, const eddy_state_desc *d, bool restored,
+                             ed_err *err)
 {
     const char *nm = d->name;
     if (!d->schema || !*d->schema) {
@@ -819,7 +822,7 @@ static eddy_state *state_new(ed_state_backend *b, const eddy_state_desc *d, ed_e
         ed_keyspec_all(&s->mks, s->key_schema);
         break;
     case EDDY_STATE_REDUCING:
-        if (take_fn(&s->reduce, d->reduce, "a reduce", "reducing", nm, true, err)) goto bad;
+        if (take_fn(&s->reduce, d->reduce, "a reduce", "reducing", nm, !restored, err)) goto bad;
         s->rb_a = eddy_rb_new_schema(s->schema);
         break;
     case EDDY_STATE_AGGREGATING: {
@@ -832,9 +835,9 @@ static eddy_state *state_new(ed_state_backend *b, const eddy_state_desc *d, ed_e
             ed_err_set(err, "aggregating state '%s' needs an out_schema", nm);
             goto bad;
         }
-        if (take_fn(&s->create, a->create, "a create", "aggregating", nm, true, err) ||
-            take_fn(&s->add, a->add, "an add", "aggregating", nm, true, err) ||
-            take_fn(&s->result, a->result, "a result", "aggregating", nm, true, err) ||
+        if (take_fn(&s->create, a->create, "a create", "aggregating", nm, !restored, err) ||
+            take_fn(&s->add, a->add, "an add", "aggregating", nm, !restored, err) ||
+            take_fn(&s->result, a->result, "a result", "aggregating", nm, !restored, err) ||
             take_fn(&s->merge, a->merge, "a merge", "aggregating", nm, false, err))
             goto bad;
         if (!(s->acc_schema = parse_schema(a->acc_schema, nm, "acc_schema", err))) goto bad;
@@ -844,10 +847,74 @@ static eddy_state *state_new(ed_state_backend *b, const eddy_state_desc *d, ed_e
         break;
     }
     }
+    s->restored = restored;
     return s;
 bad:
     state_free(s);
     return NULL;
+}
+
+/* A declaration of d for the existing state s: the same kind and schemas. */
+static int check_redeclare(const eddy_state *s, const eddy_state_desc *d, ed_err *err)
+{
+    const char *how = s->restored ? "restored from a snapshot" : "already declared";
+    if (s->kind != d->kind)
+        return ed_err_set(err, "state '%s' is %s as %s", d->name, how, kind_names[s->kind]);
+    if (!same_schema(s->schema_src, s->schema, d->schema))
+        return ed_err_set(err, "state '%s' is %s as %s with schema '%s'", d->name, how,
+                          kind_names[s->kind], eddy_schema_text(s->schema));
+    if (s->kind == EDDY_STATE_MAP && !same_schema(s->key_schema_src, s->key_schema, d->key_schema))
+        return ed_err_set(err, "state '%s' is %s as MAP with key_schema '%s'", d->name, how,
+                          eddy_schema_text(s->key_schema));
+    return 0;
+}
+
+/* What a snapshot holds must also fit: the accumulators of an aggregating state, and TTL
+ * on or off (Flink refuses to restore state saved with TTL into a descriptor without,
+ * and the reverse: the stored values have, or lack, their access times). `saved`: s
+ * comes from the snapshot and d is the declaration, or the other way round. */
+static int check_restore(const eddy_state *s, const eddy_state_desc *d, bool saved, ed_err *err)
+{
+    if (s->kind == EDDY_STATE_AGGREGATING &&
+        !same_schema(NULL, s->acc_schema, d->aggregate.acc_schema))
+        return ed_err_set(err, "state '%s' is %s with acc_schema '%s'", d->name,
+                          saved ? "restored" : "declared", eddy_schema_text(s->acc_schema));
+    bool saved_ttl = saved ? s->has_ttl : d->ttl.ttl_ms > 0;
+    if (s->has_ttl != (d->ttl.ttl_ms > 0))
+        return ed_err_set(err, "state '%s' was saved %s TTL and is declared %s", d->name,
+                          saved_ttl ? "with" : "without", saved_ttl ? "without" : "with");
+    return 0;
+}
+
+static void add_state(ed_state_backend *b, eddy_state *s)
+{
+    if (b->nstates == b->states_cap) {
+        b->states_cap = b->states_cap ? 2 * b->states_cap : 8;
+        b->states = ed_xrealloc(b->states, b->states_cap * sizeof *b->states);
+    }
+    b->states[b->nstates++] = s;
+}
+
+/* The operator declares a state that a restore re-created: a state made from d (with its
+ * functions, default value and TTL settings) takes over the placeholder's entries. */
+static eddy_state *adopt(ed_state_backend *b, eddy_state *old, const eddy_state_desc *d,
+                         ed_err *err)
+{
+    if (check_restore(old, d, true, err)) return NULL;
+    eddy_state *s = state_new(b, d, false, err);
+    if (!s) return NULL;
+    s->slots = old->slots;
+    s->mask = old->mask;
+    s->count = old->count;
+    s->op_list = old->op_list;
+    s->mode = old->mode;
+    s->broadcast = old->broadcast;
+    old->slots = NULL;
+    old->count = 0;
+    for (uint32_t i = 0; i < b->nstates; i++)
+        if (b->states[i] == old) b->states[i] = s;
+    state_free(old);
+    return s;
 }
 
 eddy_state *ed_state_get(ed_state_backend *b, const eddy_state_desc *d, ed_err *err)
@@ -862,30 +929,12 @@ eddy_state *ed_state_get(ed_state_backend *b, const eddy_state_desc *d, ed_err *
     }
     eddy_state *s = ed_state_find(b, d->name);
     if (s) {
-        if (s->kind != d->kind) {
-            ed_err_set(err, "state '%s' is already declared as %s", d->name, kind_names[s->kind]);
-            return NULL;
-        }
-        if (!same_schema(s->schema_src, s->schema, d->schema)) {
-            ed_err_set(err, "state '%s' is already declared as %s with schema '%s'", d->name,
-                       kind_names[s->kind], eddy_schema_text(s->schema));
-            return NULL;
-        }
-        if (s->kind == EDDY_STATE_MAP &&
-            !same_schema(s->key_schema_src, s->key_schema, d->key_schema)) {
-            ed_err_set(err, "state '%s' is already declared as MAP with key_schema '%s'", d->name,
-                       eddy_schema_text(s->key_schema));
-            return NULL;
-        }
-        return s;
+        if (check_redeclare(s, d, err)) return NULL;
+        return s->restored ? adopt(b, s, d, err) : s;
     }
-    s = state_new(b, d, err);
+    s = state_new(b, d, false, err);
     if (!s) return NULL;
-    if (b->nstates == b->states_cap) {
-        b->states_cap = b->states_cap ? 2 * b->states_cap : 8;
-        b->states = ed_xrealloc(b->states, b->states_cap * sizeof *b->states);
-    }
-    b->states[b->nstates++] = s;
+    add_state(b, s);
     return s;
 }
 
@@ -1213,6 +1262,31 @@ static void map_remove_at(ed_spool *pool, ed_map *m, uint32_t i)
     ed_spool_free(pool, me, me->cap);
 }
 
+/* Adds map key `key` (canonical bytes k of klen, hash h), absent from m, with no value
+ * yet. NULL when out of memory. */
+static ed_mentry *map_add(ed_spool *pool, ed_map *m, const uint8_t *k, uint32_t klen, uint32_t h,
+                          const eddy_row *key)
+{
+    if ((!m->slots || (m->count + 1) * 2 > m->mask + 1) && map_grow(pool, m)) return NULL;
+    uint32_t rlen = eddy_row_size(key), cap;
+    ed_mentry *me = ed_spool_alloc(pool, sizeof *me + ED_ALIGN8(klen) + rlen, &cap);
+    if (!me) return NULL;
+    memset(me, 0, sizeof *me);
+    ed_assert((klen & 7) == 0); /* canonical key bytes are whole words */
+    me->hash = h;
+    me->klen = klen;
+    me->cap = cap;
+    me->rlen = rlen;
+    memcpy(me->words, k, klen);
+    memcpy((uint8_t *)me->words + klen, key, rlen);
+    uint32_t i = (uint32_t)ed_mix64(h) & m->mask;
+    while (m->slots[i])
+        i = (i + 1) & m->mask;
+    m->slots[i] = me;
+    m->count++;
+    return me;
+}
+
 static bool writable(eddy_state *s)
 {
     if (ED_LIKELY(!s->read_only)) return true;
@@ -1293,25 +1367,7 @@ int eddy_map_put(eddy_state *s, const eddy_row *key, const eddy_row *value)
     uint32_t klen = map_key_bytes(s, key), slot = 0;
     uint32_t h = ed_key_hash(s->mkey, klen);
     ed_mentry *me = map_find(m, s->mkey, klen, h, &slot);
-    if (!me) {
-        if ((!m->slots || (m->count + 1) * 2 > m->mask + 1) && map_grow(pool, m)) return oom(s);
-        uint32_t rlen = eddy_row_size(key), cap;
-        me = ed_spool_alloc(pool, sizeof *me + ED_ALIGN8(klen) + rlen, &cap);
-        if (!me) return oom(s);
-        memset(me, 0, sizeof *me);
-        ed_assert((klen & 7) == 0); /* canonical key bytes are whole words */
-        me->hash = h;
-        me->klen = klen;
-        me->cap = cap;
-        me->rlen = rlen;
-        memcpy(me->words, s->mkey, klen);
-        memcpy((uint8_t *)me->words + klen, key, rlen);
-        uint32_t i = (uint32_t)ed_mix64(h) & m->mask;
-        while (m->slots[i])
-            i = (i + 1) & m->mask;
-        m->slots[i] = me;
-        m->count++;
-    }
+    if (!me && !(me = map_add(pool, m, s->mkey, klen, h, key))) return oom(s);
     if (value) {
         if (buf_set(pool, &me->val, value, eddy_row_size(value))) return oom(s);
     } else {
@@ -1677,4 +1733,72 @@ int ed_state_merge_namespaces(eddy_state *s, const uint8_t *target, uint32_t tle
     }
     if (rc) ed_err_set(err, "%s", s->err.msg);
     return rc;
+}
+
+/* ---- snapshots ---------------------------------------------------------------------------
+ * Raw access for snapshot.c: a snapshot reads entries as they are stored (no TTL touch, no
+ * cleanup on read), and a restore puts them back as they were, access times included. */
+
+ed_entry *ed_state_current_entry(eddy_state *s)
+{
+    return cur(s);
+}
+
+eddy_state *ed_state_declare_restored(ed_state_backend *b, const eddy_state_desc *d, ed_err *err)
+{
+    if (!d->name || !*d->name) {
+        ed_err_set(err, "state descriptor has no name");
+        return NULL;
+    }
+    if (d->kind < EDDY_STATE_VALUE || d->kind > EDDY_STATE_AGGREGATING) {
+        ed_err_set(err, "state '%s' has an unknown kind %d", d->name, (int)d->kind);
+        return NULL;
+    }
+    eddy_state *s = ed_state_find(b, d->name);
+    if (s) return check_redeclare(s, d, err) || check_restore(s, d, s->restored, err) ? NULL : s;
+    s = state_new(b, d, true, err);
+    if (s) add_state(b, s);
+    return s;
+}
+
+ed_entry *ed_state_restore_entry(eddy_state *s, const uint8_t *key, uint32_t klen,
+                                 const uint8_t *ns, uint32_t nslen, int key_group, uint32_t room,
+                                 bool *existed)
+{
+    uint32_t h = hash_of(key, klen, ns, nslen);
+    ed_entry *e = table_find(s, key, klen, ns, nslen, h);
+    *existed = e != NULL;
+    if (e) return e;
+    s->cache_ver = 0; /* the current (key, namespace) may be the one restored */
+    s->view_ver = 0;
+    return table_insert(s, key, klen, ns, nslen, h, key_group, room);
+}
+
+int ed_state_restore_row(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t access)
+{
+    if (row_set(&s->b->pool, e, r, eddy_row_size(r))) return -1;
+    e->access = access;
+    return 0;
+}
+
+int ed_state_restore_list_el(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t ts,
+                             int64_t access)
+{
+    return list_append(s, e, r, ts, access);
+}
+
+int ed_state_restore_map_entry(eddy_state *s, ed_entry *e, const eddy_row *key,
+                               const eddy_row *value, int64_t access, bool *existed)
+{
+    ed_spool *pool = &s->b->pool;
+    ed_map *m = entry_map(e);
+    uint32_t klen = map_key_bytes(s, key), slot = 0;
+    uint32_t h = ed_key_hash(s->mkey, klen);
+    *existed = map_find(m, s->mkey, klen, h, &slot) != NULL;
+    if (*existed) return 0;
+    ed_mentry *me = map_add(pool, m, s->mkey, klen, h, key);
+    if (!me || (value && buf_set(pool, &me->val, value, eddy_row_size(value)))) return -1;
+    me->access = access;
+    m->version = ++s->b->stamp;
+    return 0;
 }

@@ -93,3 +93,8 @@ eddy_operator_state_mode ed_operator_list_mode(const eddy_state *s)
 {
     return s->mode;
 }
+
+ed_state_backend *ed_operator_store_backend(ed_operator_store *o)
+{
+    return o->b;
+}

@@ -187,9 +187,40 @@ struct eddy_state {
     ed_entry *view_e;
     uint64_t view_ver, view_stamp;
     ed_err err; /* why the last call failed */
+    /* Re-created by a restore from a snapshot's descriptor (functions cannot be saved) and
+     * not yet declared: the operator's first ed_state_get with the same name, kind and
+     * schemas replaces it with a state made from its descriptor, entries kept. */
+    bool restored;
 };
 
 /* The state of that name, or NULL. */
 eddy_state *ed_state_find(ed_state_backend *b, const char *name);
+
+/* ---- snapshots (snapshot.c) ---------------------------------------------------------------
+ * Raw access to entries: reads see them as stored (no TTL touch or cleanup), restores put
+ * them back as they were, access times and list timestamps included. */
+
+/* The entry of the current (key, namespace), or NULL. */
+ed_entry *ed_state_current_entry(eddy_state *s);
+/* The state a snapshot's descriptor d names: the existing one when its kind and schemas
+ * (and an aggregate's acc_schema, and TTL on or off) agree, else a new placeholder with
+ * `restored` set; d's functions may be absent. NULL with err on a mismatch. */
+eddy_state *ed_state_declare_restored(ed_state_backend *b, const eddy_state_desc *d, ed_err *err);
+/* The entry of (key, ns) in s, made with key group kg when absent (room: the size of the
+ * row it will hold, for VALUE/REDUCING/AGGREGATING). *existed tells whether it was there.
+ * NULL when out of memory. */
+ed_entry *ed_state_restore_entry(eddy_state *s, const uint8_t *key, uint32_t klen,
+                                 const uint8_t *ns, uint32_t nslen, int key_group, uint32_t room,
+                                 bool *existed);
+/* Sets the row of a VALUE/REDUCING/AGGREGATING entry; appends a list element; adds a map
+ * entry (value NULL: a NULL value) unless its key is there (*existed). The rows must be
+ * valid for the state's schemas (ed_row_validate_schema). 0, or -1 when out of memory. */
+int ed_state_restore_row(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t access);
+int ed_state_restore_list_el(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t ts,
+                             int64_t access);
+int ed_state_restore_map_entry(eddy_state *s, ed_entry *e, const eddy_row *key,
+                               const eddy_row *value, int64_t access, bool *existed);
+/* The heap backend an operator store keeps its lists and maps in. */
+ed_state_backend *ed_operator_store_backend(ed_operator_store *o);
 
 #endif

@@ -341,3 +341,34 @@ size_t ed_timers_count(ed_timer_service *t, eddy_time_domain dom)
 {
     return t->d[dom == EDDY_PROCESSING_TIME].live;
 }
+
+static int slot_cmp(const void *a, const void *b)
+{
+    return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+int ed_timers_for_each(ed_timer_service *t, eddy_time_domain dom, ed_timer_fn fn, void *arg)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    if (!d->live) return 0;
+    hslot *v = malloc(d->live * sizeof *v);
+    if (!v) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (!d->heap[i].e->dead) v[n++] = d->heap[i];
+    ed_assert(n == d->live);
+    qsort(v, n, sizeof *v, slot_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const tentry *e = v[i].e;
+        ed_timer tm = {.time = e->time,
+                       .key = e->data,
+                       .klen = e->klen,
+                       .key_group = e->key_group,
+                       .ns = e->data + e->klen,
+                       .nslen = e->nslen};
+        rc = fn(&tm, arg);
+    }
+    free(v);
+    return rc;
+}

@@ -43,4 +43,10 @@ bool ed_timers_pop(ed_timer_service *t, eddy_time_domain d, int64_t limit, ed_ti
 int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain d);
 size_t ed_timers_count(ed_timer_service *t, eddy_time_domain d);
 
+/* Calls fn with every live timer of domain d in firing order (time, then registration),
+ * for snapshots; fn must not change the service. Returns fn's first non-zero result, 0,
+ * or -1 when out of memory. */
+typedef int (*ed_timer_fn)(const ed_timer *timer, void *arg);
+int ed_timers_for_each(ed_timer_service *t, eddy_time_domain d, ed_timer_fn fn, void *arg);
+
 #endif
