@@ -22,21 +22,7 @@
 #include <eddy/eddy.h>
 
 #include "base/base.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
+#include "bench_util.h"
 
 static int64_t nkeys = 10000;
 
@@ -52,15 +38,6 @@ typedef struct result {
     double secs, cpu;
 } result;
 
-/* Restricts the process (and the threads it starts) to the first `cores` CPUs. */
-static void use_cores(int cores)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < cores; i++) CPU_SET(i, &set);
-    sched_setaffinity(0, sizeof(set), &set);
-}
-
 static result run_engine(int64_t n, int p)
 {
     char end[32];
@@ -68,30 +45,18 @@ static result run_engine(int64_t n, int p)
     eddy_env *env = eddy_env_new();
     eddy_env_set_parallelism(env, p);
     eddy_env_set(env, "log.level", "WARN");
-    /* EDDY_BENCH_CONF="key=value;key=value" tries other settings */
-    const char *conf = getenv("EDDY_BENCH_CONF");
-    if (conf) {
-        char *c = strdup(conf), *save = NULL;
-        for (char *kv = strtok_r(c, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
-            char *eq = strchr(kv, '=');
-            if (eq) {
-                *eq = 0;
-                eddy_env_set(env, kv, eq + 1);
-            }
-        }
-        free(c);
-    }
+    bench_apply_conf(env);
     eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
                                    "fields.id.start", "0", "fields.id.end", end,
                                    "rows-per-second", "0", NULL);
     eddy_stream *kv = eddy_map(src, EDDY_FN(bench_map), "k BIGINT, v BIGINT");
     eddy_discard(eddy_sum(eddy_key_by(kv, "k"), "v"));
-    double c0 = cpu_s(), t0 = now_s();
+    double c0 = bench_cpu_s(), t0 = bench_now_s();
     if (eddy_execute(env, "bench")) {
         fprintf(stderr, "bench: %s\n", eddy_env_error(env));
         exit(1);
     }
-    result r = {now_s() - t0, cpu_s() - c0};
+    result r = {bench_now_s() - t0, bench_cpu_s() - c0};
     eddy_env_free(env);
     return r;
 }
@@ -111,7 +76,7 @@ static result run_baseline(int64_t n)
     while (cap < (size_t)nkeys * 2) cap <<= 1;
     slot *t = calloc(cap, sizeof(slot));
     uint64_t emitted = 0;
-    double c0 = cpu_s(), t0 = now_s();
+    double c0 = bench_cpu_s(), t0 = bench_now_s();
     for (int64_t id = 0; id < n; id++) {
         int64_t k = id % nkeys, v = id * 3 + 1;
         uint64_t h = ed_mix64((uint64_t)ed_murmur3_32(&k, sizeof(k), 0));
@@ -127,7 +92,7 @@ static result run_baseline(int64_t n)
         sink_last = t[i].sum; /* the blackhole sees every update */
         emitted++;
     }
-    result r = {now_s() - t0, cpu_s() - c0};
+    result r = {bench_now_s() - t0, bench_cpu_s() - c0};
     if (emitted != (uint64_t)n) abort();
     free(t);
     return r;
@@ -155,7 +120,7 @@ int main(int argc, char **argv)
     double one_core = 0, two_cores = 0;
     for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
         if (runs[k].cores > ncpu) continue;
-        use_cores(runs[k].cores);
+        bench_use_cores(runs[k].cores);
         result r = run_engine(n, runs[k].p);
         double rate = (double)n / r.secs;
         char name[48];
@@ -165,7 +130,7 @@ int main(int argc, char **argv)
         if (runs[k].cores == 1 && rate > one_core) one_core = rate;
         if (runs[k].cores == 2 && rate > two_cores) two_cores = rate;
     }
-    use_cores(ncpu);
+    bench_use_cores(ncpu);
     if (one_core > 0 && two_cores > 0)
         printf("scaling from 1 to 2 cores: %.2fx\n", two_cores / one_core);
     return 0;

@@ -31,6 +31,7 @@
 #include <eddy/eddy.h>
 
 #include "base/base.h"
+#include "bench_util.h"
 
 #define WINDOW_MS 10000
 #define GAP_MS 10000
@@ -40,13 +41,6 @@
 
 static int64_t nkeys = 10000;
 static int session_mode;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static inline int64_t event_time(int64_t id, int session)
 {
@@ -83,14 +77,6 @@ int bench_count_merge(eddy_ctx *ctx, const eddy_row *a, const eddy_row *b, eddy_
     return 0;
 }
 
-static void use_cores(int cores)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (int i = 0; i < cores; i++) CPU_SET(i, &set);
-    sched_setaffinity(0, sizeof(set), &set);
-}
-
 static double run_engine(int64_t n, int session)
 {
     session_mode = session;
@@ -99,6 +85,7 @@ static double run_engine(int64_t n, int session)
     eddy_env *env = eddy_env_new();
     eddy_env_set_parallelism(env, 1);
     eddy_env_set(env, "log.level", "WARN");
+    bench_apply_conf(env);
     eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
                                    "fields.id.start", "0", "fields.id.end", end,
                                    "rows-per-second", "0", NULL);
@@ -113,12 +100,12 @@ static double run_engine(int64_t n, int session)
                             .result = EDDY_FN(bench_count_result),
                             .merge = EDDY_FN(bench_count_merge)};
     eddy_discard(eddy_window_aggregate(eddy_window(eddy_key_by(kv, "k"), a), count));
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if (eddy_execute(env, "bench")) {
         fprintf(stderr, "bench: %s\n", eddy_env_error(env));
         exit(1);
     }
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     eddy_env_free(env);
     return secs;
 }
@@ -182,7 +169,7 @@ static double run_tumbling_baseline(int64_t n)
     /* the "timers": (key, window) in the order they were made, which is end order */
     int64_t(*q)[2] = malloc(sizeof(*q) * (size_t)nkeys * 4);
     size_t qh = 0, qt = 0, qcap = (size_t)nkeys * 4;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int64_t wm = INT64_MIN;
     for (int64_t id = 0; id <= n; id++) {
         int64_t ts = id < n ? event_time(id, 0) : INT64_MAX;
@@ -209,7 +196,7 @@ static double run_tumbling_baseline(int64_t n)
         }
         s->count++;
     }
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     free(q);
     free(t.s);
     return secs;
@@ -222,7 +209,7 @@ static double run_session_baseline(int64_t n)
     while (cap < (size_t)nkeys * 2) cap <<= 1;
     t.s = calloc(cap, sizeof(wslot));
     t.mask = cap - 1;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (int64_t id = 0; id < n; id++) {
         int64_t k = id % nkeys, ts = event_time(id, 1);
         int fresh;
@@ -240,7 +227,7 @@ static double run_session_baseline(int64_t n)
             sink_last = t.s[i].count;
             emitted++;
         }
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
     free(t.s);
     return secs;
 }
@@ -261,18 +248,18 @@ int main(int argc, char **argv)
     printf("%-34s %14s %8s\n", "run", "records/s", "ratio");
     for (int session = 0; session <= 1; session++) {
         const char *what = session ? "session (gap 10 s)" : "tumbling (10 s)";
-        use_cores(1);
+        bench_use_cores(1);
         double base = (double)n / (session ? run_session_baseline(n) : run_tumbling_baseline(n));
         printf("%-34s %14.0f %8s\n", session ? "session baseline (C loop)"
                                              : "tumbling baseline (C loop)", base, "1.00");
         for (int cores = 1; cores <= 2 && cores <= ncpu; cores++) {
-            use_cores(cores);
+            bench_use_cores(cores);
             double rate = (double)n / run_engine(n, session);
             char name[64];
             snprintf(name, sizeof name, "eddy %s, %d core%s", what, cores, cores > 1 ? "s" : "");
             printf("%-34s %14.0f %8.2f\n", name, rate, rate / base);
         }
     }
-    use_cores(ncpu);
+    bench_use_cores(ncpu);
     return 0;
 }
