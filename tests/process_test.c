@@ -597,6 +597,35 @@ ED_TEST(keyed_co_process_shares_state_and_timers_p2)
     check_keyed_co_process(2);
 }
 
+/* The operator's watermark is the minimum over its two inputs (harness per-input
+ * watermarks, as Flink's processWatermark1/2): data's timer at 100 waits for both. */
+ED_TEST(keyed_co_process_watermark_is_the_minimum_of_its_inputs)
+{
+    eddy_env *env = eddy_env_new();
+    eddy_env_use_manual_clock(env, 0);
+    eddy_stream *ctl = eddy_key_by(csv_source(env, "key STRING, on BOOLEAN", NULL, 0), "key");
+    eddy_stream *dat =
+        eddy_key_by(csv_source(env, "name STRING, v BIGINT, ts BIGINT", NULL, 0), "name");
+    eddy_stream *s =
+        eddy_co_process(eddy_connect(ctl, dat), EDDY_FN(control_process), EDDY_FN(data_process),
+                        EDDY_FN(control_on_timer), "k STRING, sum BIGINT");
+    eddy_discard(s);
+    ed_err err = {0};
+    ed_harness *h = ed_harness_new(env, s, &err);
+    ED_REQUIRE(h);
+    ED_CHECK_INT(ed_harness_push_csv(h, 0, "a,true", 1), 0);
+    ED_CHECK_INT(ed_harness_push_csv(h, 1, "a,4,2", 2), 0);
+    ED_CHECK_INT(ed_harness_input_watermark(h, 1, 500), 0);
+    ED_CHECK_STR(ed_harness_text(h), ""); /* input 0 still at the minimum */
+    ED_CHECK_INT(ed_harness_input_watermark(h, 0, 99), 0);
+    ED_CHECK_STR(ed_harness_text(h), "WM 99");
+    ed_harness_clear(h);
+    ED_CHECK_INT(ed_harness_input_watermark(h, 0, 700), 0);
+    ED_CHECK_STR(ed_harness_text(h), "+I[a, 4] @100\nWM 500");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+
 /* ---- builder errors ------------------------------------------------------------------------ */
 
 int noop_process(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)

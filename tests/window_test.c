@@ -679,6 +679,50 @@ ED_TEST(processing_time_sessions_merge)
     eddy_env_free(env);
 }
 
+ED_TEST(processing_time_sliding_windows)
+{
+    eddy_env *env;
+    eddy_stream *k = keyed_input(&env); /* the clock starts at 0 */
+    eddy_stream *out = eddy_window_process(
+        eddy_window(k, eddy_sliding_processing_time_windows(100, 50, 0)), EDDY_FN(wt_summary),
+        SUMMARY);
+    ed_harness *h = harness(env, out);
+    ED_REQUIRE(h);
+    push(h, "a", 1, EDDY_NO_TIMESTAMP); /* at 0: [-50, 50) and [0, 100) */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 49), 0);
+    ED_CHECK_STR(take(h), "+I[a, -50, 50, 1, 1] @49");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 50), 0);
+    ED_CHECK_STR(take(h), "+I[a, 0, 100, 1, 1] @99");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 21), 0);
+    push(h, "a", 2, EDDY_NO_TIMESTAMP); /* at 120: [50, 150) and [100, 200) */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 29), 0);
+    ED_CHECK_STR(take(h), "+I[a, 50, 150, 1, 2] @149");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 50), 0);
+    ED_CHECK_STR(take(h), "+I[a, 100, 200, 1, 2] @199");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+
+ED_TEST(processing_time_sessions_with_dynamic_gaps)
+{
+    eddy_env *env;
+    eddy_stream *k = keyed_input(&env);
+    eddy_stream *out = eddy_window_process(
+        eddy_window(k, eddy_processing_time_session_windows_dynamic(EDDY_FN(wt_gap_from_v))),
+        EDDY_FN(wt_summary), SUMMARY);
+    ed_harness *h = harness(env, out);
+    ED_REQUIRE(h);
+    push(h, "a", 10, 0); /* at 0: [0, 10) */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 5), 0);
+    push(h, "a", 30, 0); /* at 5: [5, 35) merges into [0, 35) */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 28), 0); /* 33 */
+    ED_CHECK_STR(take(h), "");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 1), 0);
+    ED_CHECK_STR(take(h), "+I[a, 0, 35, 2, 10 30] @34");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+
 static ed_harness *tumbling_sum(eddy_env **env, int64_t size, eddy_trigger t, bool purge)
 {
     eddy_stream *k = keyed_input(env);

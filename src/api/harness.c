@@ -26,6 +26,7 @@ struct ed_harness {
     ed_strbuf text;
     eddy_row_builder *in_rb[2];
     const eddy_schema *in_schema[2];
+    int64_t in_wm[2];
     ed_err err;
 };
 
@@ -103,6 +104,7 @@ ed_harness *ed_harness_new(eddy_env *env, eddy_stream *s, ed_err *err)
     }
     ed_harness *h = ed_xcalloc(1, sizeof(*h));
     h->env = env;
+    h->in_wm[0] = h->in_wm[1] = INT64_MIN;
     ed_arena_init(&h->rows, 1 << 16);
     ed_sb_init(&h->text);
     h->cfg = ed_config_copy(env->cfg);
@@ -173,6 +175,18 @@ int ed_harness_push_csv(ed_harness *h, int input, const char *csv, int64_t ts)
 int ed_harness_watermark(ed_harness *h, int64_t wm)
 {
     return result(h, ed_op_advance_watermark(h->op, wm));
+}
+
+int ed_harness_input_watermark(ed_harness *h, int input, int64_t wm)
+{
+    if (input < 0 || input > 1 || !h->in_schema[input]) {
+        ed_err_set(&h->err, "no input %d", input);
+        return -1;
+    }
+    if (wm > h->in_wm[input]) h->in_wm[input] = wm;
+    int64_t min = h->in_wm[0];
+    if (h->in_schema[1] && h->in_wm[1] < min) min = h->in_wm[1];
+    return min > h->op->watermark ? ed_harness_watermark(h, min) : result(h, 0);
 }
 
 int ed_harness_idle(ed_harness *h, bool idle)

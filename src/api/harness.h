@@ -45,6 +45,9 @@ int ed_harness_push(ed_harness *h, int input, const eddy_row *row, int64_t ts);
 int ed_harness_push_csv(ed_harness *h, int input, const char *csv, int64_t ts);
 /* Advances the operator's watermark (firing event-time timers). */
 int ed_harness_watermark(ed_harness *h, int64_t wm);
+/* The watermark of one input of a two-input operator (Flink's processWatermark1/2): the
+ * operator's watermark is the minimum over its inputs, as the task computes it. */
+int ed_harness_input_watermark(ed_harness *h, int input, int64_t wm);
 /* Tells the operator its input went idle (true) or active (false). */
 int ed_harness_idle(ed_harness *h, bool idle);
 /* Moves the manual clock by ms and fires due processing-time timers. */
