@@ -208,6 +208,7 @@ static bool gate_has_data(ed_gate *g)
     if (atomic_load_explicit(&g->pending, memory_order_seq_cst)) return true;
     for (int i = 0; i < g->n; i++) {
         ed_channel *c = g->ch[i];
+        if (c->blocked) continue;
         if (c->rd) return true;
         if (atomic_load_explicit(&c->head, memory_order_relaxed) !=
             atomic_load_explicit(&c->tail, memory_order_seq_cst))

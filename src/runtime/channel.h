@@ -19,6 +19,7 @@
  *   RECORD:    int64 timestamp, then the row (its own size header)
  *   WATERMARK: int64 watermark
  *   STATUS:    int64 1 = idle, 0 = active (watermark status)
+ *   BARRIER:   int64 checkpoint id
  *   END:       nothing (end of this channel's input)
  */
 #ifndef ED_CHANNEL_H
@@ -29,7 +30,7 @@
 
 #include "../base/base.h"
 
-enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3, ED_EL_STATUS = 4 };
+enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3, ED_EL_STATUS = 4, ED_EL_BARRIER = 5 };
 #define ED_EL_HEADER 8u
 #define ED_EL_RECORD_OVERHEAD 16u
 
@@ -77,6 +78,7 @@ typedef struct ed_channel {
     int64_t watermark;
     bool ended;
     bool idle; /* its producer declared itself idle: left out of the watermark */
+    bool blocked; /* its checkpoint barrier arrived: not read until the task is aligned */
     bool aligned; /* counts in the task's watermark (false while idle, and after resuming
                    * until its watermark has caught up with the task's) */
     int input; /* logical input index at the consumer's head operator */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../checkpoint/coordinator.h"
 #include "task.h"
 
 int ed_task_start(ed_task *t);
@@ -34,6 +35,11 @@ void ed_job_fail(ed_job *job, const char *fmt, ...)
 
 void ed_job_wake(ed_job *job)
 {
+    if (job->coord) {
+        pthread_mutex_lock(&job->coord_mu);
+        pthread_cond_signal(&job->coord_cv);
+        pthread_mutex_unlock(&job->coord_mu);
+    }
     for (int i = 0; i < job->ntasks; i++) {
         atomic_fetch_add(&job->tasks[i]->gate.pending, 1);
         ed_gate_notify(&job->tasks[i]->gate);
@@ -213,6 +219,8 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
 {
     memset(job, 0, sizeof(*job));
     job->clock = clock ? clock : ed_clock_system();
+    pthread_mutex_init(&job->coord_mu, NULL);
+    pthread_cond_init(&job->coord_cv, NULL);
     job->sg = sg;
     job->cfg = cfg;
     job->code = code;
@@ -295,6 +303,10 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
             }
         }
     }
+    /* checkpointing, when configured */
+    ed_err_clear(err);
+    job->coord = ed_coord_new(cfg, name, job->ntasks, jg->max_parallelism, NULL, err);
+    if (!job->coord && err->set) return -1;
     /* per-input channel counts at each head */
     for (int k = 0; k < job->ntasks; k++) {
         ed_task *t = job->tasks[k];
@@ -319,7 +331,21 @@ int ed_job_run(ed_job *job)
             break;
         }
     }
+    if (job->coord && started == job->ntasks) {
+        if (pthread_create(&job->coord_thread, NULL, ed_job_coordinator_main, job) == 0)
+            job->coord_started = true;
+        else
+            ed_job_fail(job, "cannot start the checkpoint coordinator's thread");
+    }
     for (int i = 0; i < started; i++) pthread_join(job->tasks[i]->thread, NULL);
+    if (job->coord_started) {
+        pthread_mutex_lock(&job->coord_mu);
+        job->done = true;
+        pthread_cond_signal(&job->coord_cv);
+        pthread_mutex_unlock(&job->coord_mu);
+        pthread_join(job->coord_thread, NULL);
+        job->coord_started = false;
+    }
     double secs = (double)(ed_mono_ns() - start) / 1e9;
     if (job->err.set) return -1;
     if (atomic_load(&job->cancel)) {
@@ -379,6 +405,9 @@ void ed_job_destroy(ed_job *job)
         free(t);
     }
     free(job->tasks);
+    ed_coord_free(job->coord);
+    pthread_mutex_destroy(&job->coord_mu);
+    pthread_cond_destroy(&job->coord_cv);
     ed_job_graph_free(&job->jg);
     pthread_mutex_destroy(&job->mu);
     free(job->name);

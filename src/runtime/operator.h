@@ -121,6 +121,11 @@ typedef struct ed_op_vt {
     int (*on_processing_time)(ed_operator *op, int64_t now_ms);
     /* The watermark status of the task's input changed (idle = true); NULL forwards. */
     int (*on_idle)(ed_operator *op, bool idle);
+    /* Checkpoint `id`: appends the operator's own state (a source's position, ...) to
+     * out; keyed and operator state are snapshotted by the runtime. NULL for none. */
+    int (*snapshot)(ed_operator *op, int64_t id, ed_strbuf *out);
+    /* Checkpoint `id` is complete (two-phase-commit sinks commit here). */
+    void (*notify_checkpoint_complete)(ed_operator *op, int64_t id);
 } ed_op_vt;
 
 struct ed_operator {

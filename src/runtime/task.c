@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../checkpoint/coordinator.h"
 #include "task.h"
 
 #define ED_IDLE_WAIT_NS (100 * 1000000LL)
@@ -183,10 +184,43 @@ static int64_t run_processing_time(ed_task *t, int64_t cap_ns)
     return wait < cap_ns ? wait : cap_ns;
 }
 
+/* Barrier alignment: when the barrier of the checkpoint being collected has come on
+ * every live channel, the task takes its snapshot and reads all channels again. */
+static int maybe_aligned(ed_task *t)
+{
+    if (!t->ckpt_id || t->ckpt_done) return 0;
+    int live = 0;
+    for (int i = 0; i < t->gate.n; i++)
+        if (!t->gate.ch[i]->ended || t->gate.ch[i]->blocked) live++;
+    if (t->ckpt_barriers < live) return 0;
+    t->ckpt_done = true;
+    for (int i = 0; i < t->gate.n; i++) t->gate.ch[i]->blocked = false;
+    return ed_task_checkpoint(t, t->ckpt_id);
+}
+
+/* Barrier `id` arrived on channel c. Returns 1 when c must not be read further now. */
+static int channel_barrier(ed_task *t, ed_channel *c, int64_t id)
+{
+    if (id < t->ckpt_id || (id == t->ckpt_id && t->ckpt_done)) return 0; /* stale */
+    if (id > t->ckpt_id) {
+        /* a newer checkpoint: one still being aligned was aborted upstream */
+        for (int i = 0; i < t->gate.n; i++) t->gate.ch[i]->blocked = false;
+        t->ckpt_id = id;
+        t->ckpt_barriers = 0;
+        t->ckpt_done = false;
+    }
+    t->ckpt_barriers++;
+    bool exactly_once = t->job->coord && ed_coord_exactly_once(t->job->coord);
+    if (exactly_once) c->blocked = true;
+    if (maybe_aligned(t)) return -1;
+    return c->blocked ? 1 : 0;
+}
+
 static int channel_ended(ed_task *t, ed_channel *c)
 {
     c->ended = true;
     t->nended++;
+    if (maybe_aligned(t)) return -1;
     if (++t->input_ended[c->input] == t->input_channels[c->input]) {
         ed_operator *head = &t->ops[0];
         if (head->vt->end_input && head->vt->end_input(head, c->input)) return -1;
@@ -203,7 +237,7 @@ static int read_one_buffer(ed_task *t)
         int i = g->next + k;
         if (i >= g->n) i -= g->n;
         ed_channel *c = g->ch[i];
-        if (c->ended) continue;
+        if (c->ended || c->blocked) continue;
         ed_buffer *b = c->rd ? c->rd : ed_channel_peek(c);
         if (!b) continue;
         c->rd = b;
@@ -234,6 +268,15 @@ static int read_one_buffer(ed_task *t)
                 int64_t idle;
                 memcpy(&idle, p + 8, 8);
                 if (channel_status(t, c, idle != 0)) return -1;
+            } else if (tag == ED_EL_BARRIER) {
+                int64_t id;
+                memcpy(&id, p + 8, 8);
+                int r = channel_barrier(t, c, id);
+                if (r < 0) return -1;
+                if (r > 0) { /* aligned mode: the rest of this buffer waits */
+                    c->rpos = (uint32_t)(p + len - b->data);
+                    return n;
+                }
             } else if (tag == ED_EL_END) {
                 if (channel_ended(t, c)) return -1;
             } else {
@@ -357,6 +400,8 @@ static void *task_main(void *arg)
     if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
     if (rc) task_failed(t, "processing failed");
     ed_task_close(t);
+    /* a finishing job takes no more checkpoints (those pending are aborted) */
+    if (t->job->coord) ed_coord_stop(t->job->coord);
     if (rc == 0 && !cancelled(t)) {
         t->finished = true;
         log_counts(t);

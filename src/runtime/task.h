@@ -71,6 +71,9 @@ struct ed_task {
     int64_t last_flush_ns;
     bool dirty;           /* partial buffers not yet pushed */
     bool finished;
+    int64_t ckpt_id;     /* the checkpoint whose barriers are being collected (0: none) */
+    int ckpt_barriers;   /* barriers of ckpt_id received */
+    bool ckpt_done;      /* ckpt_id has been snapshotted */
     pthread_mutex_t mail_mu;
     ed_mail *mails;
 };
@@ -89,7 +92,21 @@ struct ed_job {
     ed_err err; /* the first failure */
     char *name;
     ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
+    struct ed_coord *coord; /* checkpointing, or NULL */
+    pthread_t coord_thread;
+    bool coord_started;
+    pthread_mutex_t coord_mu;
+    pthread_cond_t coord_cv;
+    bool done; /* guarded by coord_mu: the tasks have ended */
 };
+
+/* Takes checkpoint `id` of a task: snapshots its operators into the checkpoint's
+ * directory, sends the barrier downstream and acknowledges (checkpointing.c). */
+int ed_task_checkpoint(ed_task *t, int64_t id);
+/* Posts the trigger of checkpoint id to every source task. */
+void ed_job_trigger_checkpoint(ed_job *job, int64_t id);
+/* The coordinator's thread (checkpointing.c). */
+void *ed_job_coordinator_main(void *arg);
 
 /* Makes and frees an operator's keyed context (keyed.c). */
 int ed_op_keyed_init(ed_operator *op, ed_err *err);

@@ -1,0 +1,191 @@
+/*
+ * checkpointing.c - Chandy-Lamport barrier snapshots, the runtime's side.
+ *
+ * The coordinator thread triggers checkpoint n by posting a mail to every source task.
+ * A source task, between two batches, snapshots its chain, sends barrier n down every
+ * output channel (in band, after everything it emitted before) and acknowledges. A task
+ * with inputs, in exactly-once mode, stops reading a channel once barrier n arrived on
+ * it (alignment); when the barrier has come on every live channel it snapshots its
+ * chain, forwards the barrier, acknowledges and reads on. Its state then reflects exactly
+ * the records before the barriers. In at-least-once mode channels are not blocked.
+ *
+ * A snapshot of an operator subtask is one checkpoint file, chk-<n>/<operator>-<subtask>,
+ * holding sections: its keyed state and timers (state/snapshot.h), its operator and
+ * broadcast state, and whatever the operator adds itself (vt->snapshot). The last
+ * acknowledgement makes the coordinator write _metadata; the tasks are then told the
+ * checkpoint is complete (vt->notify_checkpoint_complete).
+ *
+ *   section: uint32 kind | uint32 0 | uint64 length | bytes, padded to 8
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "../checkpoint/coordinator.h"
+#include "../state/snapshot.h"
+#include "task.h"
+
+enum { ED_SECTION_KEYED = 1, ED_SECTION_OPERATOR = 2, ED_SECTION_OWN = 3 };
+
+static void put_section(ed_strbuf *out, uint32_t kind, const ed_strbuf *body)
+{
+    uint32_t h32[2] = {kind, 0};
+    uint64_t len = body->len;
+    ed_sb_append(out, h32, 8);
+    ed_sb_append(out, &len, 8);
+    if (body->len) ed_sb_append(out, body->data, body->len);
+    static const char zeros[8] = {0};
+    size_t pad = ED_ALIGN8(body->len) - body->len;
+    if (pad) ed_sb_append(out, zeros, pad);
+}
+
+/* The name under which an operator's state is kept: its uid, else its node id. */
+static void operator_key(const ed_operator *op, char *buf, size_t cap)
+{
+    if (op->node->uid)
+        snprintf(buf, cap, "%s", op->node->uid);
+    else
+        snprintf(buf, cap, "node-%d", op->node->id);
+    for (char *p = buf; *p; p++)
+        if (*p == '/' || *p == ' ') *p = '_';
+}
+
+static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char *dir,
+                             ed_strbuf *lines, ed_err *err)
+{
+    ed_strbuf payload, body;
+    ed_sb_init(&payload);
+    ed_sb_init(&body);
+    int rc = 0;
+    if (op->keyed) {
+        rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
+        if (!rc) put_section(&payload, ED_SECTION_KEYED, &body);
+    }
+    if (!rc && op->op_store) {
+        ed_sb_reset(&body);
+        rc = ed_operator_store_snapshot(op->op_store, &body, err);
+        if (!rc) put_section(&payload, ED_SECTION_OPERATOR, &body);
+    }
+    if (!rc && op->vt->snapshot) {
+        ed_sb_reset(&body);
+        rc = op->vt->snapshot(op, id, &body);
+        if (rc) ed_err_set(err, "%s", op->err.set ? op->err.msg : "snapshot failed");
+        else if (body.len) put_section(&payload, ED_SECTION_OWN, &body);
+    }
+    if (!rc && payload.len) {
+        char key[256], path[4400];
+        operator_key(op, key, sizeof key);
+        snprintf(path, sizeof path, "%s/%s-%d", dir, key, t->subtask);
+        rc = ed_ckpt_write(ed_fs_default(), path, ED_CKPT_OPERATOR_STATE, payload.data,
+                           payload.len, err);
+        if (!rc)
+            ed_sb_printf(lines, "state %s %d %d %s-%d %zu\n", key, t->subtask,
+                         op->ctx.parallelism, key, t->subtask, payload.len);
+    }
+    ed_sb_free(&payload);
+    ed_sb_free(&body);
+    return rc;
+}
+
+static void notify_complete(ed_task *t, void *arg)
+{
+    int64_t id = (int64_t)(intptr_t)arg;
+    for (int i = 0; i < t->nops; i++)
+        if (t->ops[i].vt->notify_checkpoint_complete)
+            t->ops[i].vt->notify_checkpoint_complete(&t->ops[i], id);
+}
+
+int ed_task_checkpoint(ed_task *t, int64_t id)
+{
+    ed_job *job = t->job;
+    ed_coord *c = job->coord;
+    if (!c) return 0;
+    char dir[4096];
+    ed_coord_chk_dir(c, id, dir, sizeof dir);
+    ed_strbuf lines;
+    ed_sb_init(&lines);
+    ed_err err = {0};
+    for (int i = 0; i < t->nops; i++) {
+        if (snapshot_operator(t, &t->ops[i], id, dir, &lines, &err)) {
+            ed_log(ED_WARN, "checkpoint", "checkpoint %lld: task '%s' cannot snapshot: %s",
+                   (long long)id, t->name, err.msg);
+            ed_sb_free(&lines);
+            if (ed_coord_decline(c, id, err.msg))
+                ed_job_fail(job, "checkpoint %lld failed and no more failed checkpoints are "
+                                 "tolerated: %s", (long long)id, err.msg);
+            /* the barrier still goes on, so that downstream tasks do not wait for it */
+            for (int w = 0; w < t->nwriters; w++)
+                if (ed_writer_broadcast_element(t->writers[w], ED_EL_BARRIER, id)) return -1;
+            return 0;
+        }
+    }
+    for (int w = 0; w < t->nwriters; w++)
+        if (ed_writer_broadcast_element(t->writers[w], ED_EL_BARRIER, id)) {
+            ed_sb_free(&lines);
+            return -1;
+        }
+    for (int w = 0; w < t->nwriters; w++) ed_writer_flush(t->writers[w]);
+    t->dirty = false;
+    int rc = ed_coord_ack(c, id, lines.data, job->clock->now_ms(job->clock), &err);
+    ed_sb_free(&lines);
+    if (rc == 1) {
+        ed_log(ED_INFO, "checkpoint", "checkpoint %lld of job '%s' complete", (long long)id,
+               job->name);
+        for (int k = 0; k < job->ntasks; k++)
+            ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
+    } else if (rc < 0 && err.set) {
+        ed_log(ED_WARN, "checkpoint", "checkpoint %lld: %s", (long long)id, err.msg);
+    }
+    return 0;
+}
+
+static void trigger_mail(ed_task *t, void *arg)
+{
+    if (t->finished) return;
+    if (ed_task_checkpoint(t, (int64_t)(intptr_t)arg))
+        ed_job_fail(t->job, "task '%s' failed while taking checkpoint %lld", t->name,
+                    (long long)(intptr_t)arg);
+}
+
+void ed_job_trigger_checkpoint(ed_job *job, int64_t id)
+{
+    for (int k = 0; k < job->ntasks; k++)
+        if (job->tasks[k]->ops[0].vt->poll)
+            ed_task_post(job->tasks[k], trigger_mail, (void *)(intptr_t)id);
+}
+
+void *ed_job_coordinator_main(void *arg)
+{
+    ed_job *job = arg;
+    ed_coord *c = job->coord;
+    pthread_mutex_lock(&job->coord_mu);
+    while (!job->done && !atomic_load(&job->cancel)) {
+        pthread_mutex_unlock(&job->coord_mu);
+        int64_t now = job->clock->now_ms(job->clock);
+        ed_err err = {0};
+        int64_t id = ed_coord_maybe_trigger(c, now, &err);
+        if (id) {
+            ed_log(ED_DEBUG, "checkpoint", "triggering checkpoint %lld", (long long)id);
+            ed_job_trigger_checkpoint(job, id);
+        } else if (err.set) {
+            ed_log(ED_WARN, "checkpoint", "cannot start a checkpoint: %s", err.msg);
+        }
+        bool fatal = false;
+        int64_t aborted = ed_coord_check_timeouts(c, now, &fatal);
+        if (aborted) ed_log(ED_WARN, "checkpoint", "checkpoint %lld expired", (long long)aborted);
+        if (fatal) ed_job_fail(job, "checkpoint %lld expired and no more failed checkpoints are tolerated",
+                               (long long)aborted);
+        pthread_mutex_lock(&job->coord_mu);
+        if (job->done) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait_ms = ed_coord_interval_ms(c) < 50 ? ed_coord_interval_ms(c) : 50;
+        ts.tv_nsec += wait_ms * 1000000;
+        ts.tv_sec += ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&job->coord_cv, &job->coord_mu, &ts);
+    }
+    pthread_mutex_unlock(&job->coord_mu);
+    return NULL;
+}

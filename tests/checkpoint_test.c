@@ -1,0 +1,218 @@
+/*
+ * checkpoint_test.c - barrier checkpoints of a running job: a checkpoint triggered by the
+ * coordinator completes with _metadata written last, and its keyed state is exactly the
+ * state after the records sent before the barrier - at parallelism 1 and 2, aligned.
+ *
+ * The job reads lines from a socket the test serves on 127.0.0.1, counts them per key in
+ * keyed ValueState and emits nothing; the test sends N lines, waits until all were
+ * counted, moves the manual clock past the checkpoint interval, waits for chk-1, then
+ * restores the snapshot files into fresh backends and compares the counts.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint/storage.h"
+#include "ed_test.h"
+#include "job_util.h"
+#include "state/snapshot.h"
+
+static atomic_long counted;
+
+static const eddy_state_desc count_desc = {
+    .name = "count", .kind = EDDY_STATE_VALUE, .schema = "n BIGINT"};
+
+int ck_count(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    eddy_state *st = eddy_keyed_state(ctx, &count_desc);
+    if (!st) return -1;
+    const eddy_row *cur = eddy_value_get(st);
+    eddy_row_builder *b = eddy_out_builder(out); /* a scratch row of one BIGINT */
+    eddy_rb_set_i64(b, 0, (cur ? eddy_row_i64(cur, 0) : 0) + 1);
+    int rc = eddy_value_update(st, eddy_rb_row(b));
+    atomic_fetch_add(&counted, 1);
+    return rc;
+}
+
+typedef struct job_run {
+    eddy_env *env;
+    pthread_t thread;
+    int rc;
+} job_run;
+
+static void *run_job(void *arg)
+{
+    job_run *r = arg;
+    r->rc = eddy_execute(r->env, "ckpt test");
+    return NULL;
+}
+
+static void nap(int ms) { usleep((useconds_t)ms * 1000); }
+
+static bool exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Counts of the keys in a restored snapshot: key "k<i>" -> count. */
+static long restored_count(ed_state_backend *b, const char *key)
+{
+    uint8_t kb[64] = {0};
+    uint64_t len = strlen(key);
+    memcpy(kb, &len, 8);
+    memcpy(kb + 8, key, len);
+    size_t klen = 8 + ED_ALIGN8(len);
+    ed_state_set_key(b, kb, (uint32_t)klen, ed_key_group(ed_key_hash(kb, klen), 128));
+    ed_err e = {0};
+    eddy_state *s = ed_state_get(b, &count_desc, &e);
+    if (!s) return -1;
+    const eddy_row *v = eddy_value_get(s);
+    return v ? (long)eddy_row_i64(v, 0) : 0;
+}
+
+/* Reads section `kind` of an operator state file's payload. */
+static const uint8_t *section(const uint8_t *p, size_t n, uint32_t kind, size_t *len)
+{
+    size_t off = 0;
+    while (off + 16 <= n) {
+        uint32_t k;
+        uint64_t l;
+        memcpy(&k, p + off, 4);
+        memcpy(&l, p + off + 8, 8);
+        if (off + 16 + l > n) return NULL;
+        if (k == kind) {
+            *len = l;
+            return p + off + 16;
+        }
+        off += 16 + ED_ALIGN8(l);
+    }
+    return NULL;
+}
+
+static void check_checkpoint(int p)
+{
+    char dir[] = "/tmp/eddy_ckpt_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    atomic_store(&counted, 0);
+
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ED_REQUIRE(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 1) == 0);
+    socklen_t alen = sizeof a;
+    getsockname(lfd, (struct sockaddr *)&a, &alen);
+
+    eddy_env *env = eddy_env_new();
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set_parallelism(env, p);
+    eddy_env_set(env, "log.level", "WARN");
+    eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    eddy_stream *lines = eddy_socket_text_stream(env, "127.0.0.1", ntohs(a.sin_port));
+    eddy_stream *counts = eddy_keyed_process(eddy_key_by(lines, "line"), EDDY_FN(ck_count),
+                                             EDDY_FN_NONE, "n BIGINT");
+    eddy_uid(counts, "counter");
+    eddy_discard(counts);
+    job_run r = {.env = env};
+    pthread_create(&r.thread, NULL, run_job, &r);
+
+    int fd = accept(lfd, NULL, NULL);
+    ED_REQUIRE(fd >= 0);
+    enum { N = 1000, KEYS = 37 };
+    long want[KEYS] = {0};
+    char buf[N * 8];
+    size_t len = 0;
+    for (int i = 0; i < N; i++) {
+        int k = (i * 7 + i / 13) % KEYS;
+        want[k]++;
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "k%d\n", k);
+    }
+    ED_REQUIRE(write(fd, buf, len) == (ssize_t)len);
+    for (int i = 0; i < 2000 && atomic_load(&counted) < N; i++) nap(5);
+    ED_CHECK_INT(atomic_load(&counted), N);
+
+    /* the first checkpoint is due one interval after the start: move the clock there */
+    char meta[512];
+    snprintf(meta, sizeof meta, "%s/ckpt_test/chk-1/_metadata", dir);
+    for (int i = 0; i < 2000 && !exists(meta); i++) {
+        eddy_env_advance_clock(env, 100);
+        nap(5);
+    }
+    ED_REQUIRE(exists(meta));
+    /* more records after the checkpoint must not show in it */
+    ED_REQUIRE(write(fd, "k0\nk0\n", 6) == 6);
+    close(fd);
+    pthread_join(r.thread, NULL);
+    ED_CHECK_INT(r.rc, 0);
+
+    void *m;
+    size_t mlen;
+    ed_err e = {0};
+    ED_REQUIRE(ed_ckpt_read(meta, ED_CKPT_METADATA, &m, &mlen, &e) == 0);
+    char *text = strndup(m, mlen);
+    free(m);
+    ED_CHECK(strncmp(text, "eddy-checkpoint 1\nid 1\njob ckpt test\n", 37) == 0);
+
+    /* restore every subtask's keyed state into one backend: the counts of all keys */
+    ed_manual_clock clk;
+    ed_manual_clock_init(&clk, 0);
+    ed_state_backend *b = ed_state_backend_new(128, &clk.base, NULL);
+    ed_timer_service *tm = ed_timers_new();
+    int files = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char key[128], file[256];
+        int sub, par;
+        size_t bytes;
+        if (sscanf(line, "state %127s %d %d %255s %zu", key, &sub, &par, file, &bytes) != 5)
+            continue;
+        ED_CHECK_STR(key, "counter");
+        ED_CHECK_INT(par, p);
+        char path[700];
+        snprintf(path, sizeof path, "%s/ckpt_test/chk-1/%s", dir, file);
+        void *payload;
+        size_t plen;
+        ED_REQUIRE(ed_ckpt_read(path, ED_CKPT_OPERATOR_STATE, &payload, &plen, &e) == 0);
+        ED_CHECK_INT(plen, bytes);
+        size_t klen;
+        const uint8_t *keyed = section(payload, plen, 1, &klen);
+        ED_REQUIRE(keyed);
+        ED_REQUIRE(ed_state_restore(b, tm, keyed, klen, 0, 127, &e) == 0);
+        free(payload);
+        files++;
+    }
+    ED_CHECK_INT(files, p);
+    int bad = 0;
+    for (int k = 0; k < KEYS; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", k);
+        long got = restored_count(b, key);
+        if (got != want[k]) {
+            if (bad++ < 3) ED_FAIL_AT("key %s: checkpointed %ld, sent %ld", key, got, want[k]);
+        }
+    }
+    ed_timers_free(tm);
+    ed_state_backend_free(b);
+    free(text);
+    close(lfd);
+    eddy_env_free(env);
+    ed_remove_tree(dir, &e);
+}
+
+ED_TEST(checkpoint_holds_the_state_before_the_barrier_p1) { check_checkpoint(1); }
+ED_TEST(checkpoint_holds_the_state_before_the_barrier_p2) { check_checkpoint(2); }
+
+ED_TEST(checkpointing_needs_a_directory)
+{
+    eddy_env *env = eddy_env_new();
+    eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+    eddy_discard(numbers(env, 3));
+    ED_CHECK_INT(eddy_execute(env, "nodir"), -1);
+    ED_CHECK_STR(eddy_env_error(env),
+                 "job 'nodir': execution.checkpointing.interval is set but "
+                 "execution.checkpointing.dir is not: where should checkpoints go?");
+    eddy_env_free(env);
+}
