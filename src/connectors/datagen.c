@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../state/snapshot.h"
 #include "connectors_int.h"
 
 #define DG "datagen"
@@ -582,10 +583,54 @@ static ed_poll_result dg_poll(ed_operator *op, int max)
     return ED_POLL_MORE;
 }
 
+/*
+ * The position of a subtask, for checkpoints: its random generator, the rows it still has
+ * to emit and every sequence's next value. A restore puts them back, so the rows after a
+ * checkpoint are exactly those an uninterrupted run would have emitted next. Positions
+ * belong to a subtask's share of the sequences: they restore at the same parallelism.
+ *
+ *   uint32 version 1 | uint32 nfields | uint64 rng[4] | uint64 remaining | int64 seq[nfields]
+ */
+static int dg_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
+{
+    dg_state *st = op->state;
+    uint32_t head[2] = {1, st->sp.nfields};
+    ed_sb_append(out, head, sizeof head);
+    ed_sb_append(out, st->rng, sizeof st->rng);
+    ed_sb_append(out, &st->remaining, 8);
+    for (uint32_t k = 0; k < st->sp.nfields; k++) ed_sb_append(out, &st->sp.f[k].seq_next, 8);
+    return 0;
+}
+
+static int dg_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
+{
+    dg_state *st = op->state;
+    if (nold != op->ctx.parallelism)
+        return ed_op_fail(op, DG ": positions were taken at parallelism %d; this source runs "
+                              "with %d (a datagen source restores at its own parallelism)",
+                          nold, op->ctx.parallelism);
+    const ed_snapshot_ref *r = &old[op->ctx.subtask];
+    size_t need = 8 + sizeof st->rng + 8 + 8u * st->sp.nfields;
+    uint32_t head[2] = {0, 0};
+    if (r->len >= 8) memcpy(head, r->data, 8);
+    if (r->len != need || head[0] != 1 || head[1] != st->sp.nfields)
+        return ed_op_fail(op, DG ": the checkpointed position (%zu bytes) does not fit this "
+                              "source's %u fields", r->len, st->sp.nfields);
+    const uint8_t *p = (const uint8_t *)r->data + 8;
+    memcpy(st->rng, p, sizeof st->rng);
+    p += sizeof st->rng;
+    memcpy(&st->remaining, p, 8);
+    p += 8;
+    for (uint32_t k = 0; k < st->sp.nfields; k++, p += 8) memcpy(&st->sp.f[k].seq_next, p, 8);
+    return 0;
+}
+
 static const ed_op_vt dg_vt = {
     .open = dg_open,
     .close = dg_close,
     .poll = dg_poll,
+    .snapshot = dg_snapshot,
+    .restore = dg_restore,
 };
 
 const ed_factory ed_connector_datagen = {

@@ -24,6 +24,7 @@
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
 #include "../state/snapshot.h"
+#include "operators.h"
 #include "task.h"
 
 enum { ED_SECTION_KEYED = 1, ED_SECTION_OPERATOR = 2, ED_SECTION_OWN = 3 };
@@ -188,4 +189,184 @@ void *ed_job_coordinator_main(void *arg)
     }
     pthread_mutex_unlock(&job->coord_mu);
     return NULL;
+}
+
+/* ---- starting from a checkpoint ---------------------------------------------------------------- */
+
+typedef struct restore_entry {
+    char key[256];
+    int subtask, parallelism;
+    char file[300];
+    size_t bytes;
+    bool claimed;
+} restore_entry;
+
+struct ed_restore {
+    char dir[4096];
+    restore_entry *e;
+    int n;
+};
+
+void ed_job_free_restore(ed_job *job)
+{
+    if (!job->restore) return;
+    free(job->restore->e);
+    free(job->restore);
+    job->restore = NULL;
+}
+
+int ed_job_prepare_restore(ed_job *job, ed_err *err)
+{
+    const char *path = ed_config_get(job->cfg, "execution.savepoint.path");
+    if (!path || !*path) return 0;
+    struct ed_restore *r = ed_xcalloc(1, sizeof(*r));
+    job->restore = r;
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    size_t dl = strlen(r->dir);
+    while (dl > 1 && r->dir[dl - 1] == '/') r->dir[--dl] = 0;
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s/_metadata", r->dir);
+    void *m;
+    size_t mlen;
+    if (ed_ckpt_read(meta, ED_CKPT_METADATA, &m, &mlen, err))
+        return ed_err_wrap(err, "cannot restore from %s", r->dir);
+    char *text = ed_xstrndup(m, mlen);
+    free(m);
+    int lineno = 0;
+    bool header = false;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        if (lineno == 1) {
+            header = strcmp(line, "eddy-checkpoint 1") == 0;
+            if (!header) break;
+            continue;
+        }
+        if (strncmp(line, "state ", 6) != 0) continue;
+        restore_entry x = {0};
+        if (sscanf(line, "state %255s %d %d %299s %zu", x.key, &x.subtask, &x.parallelism, x.file,
+                   &x.bytes) != 5 ||
+            x.subtask < 0 || x.parallelism < 1 || x.subtask >= x.parallelism ||
+            strchr(x.file, '/')) {
+            free(text);
+            return ed_err_set(err, "%s: line %d: malformed state entry", meta, lineno);
+        }
+        r->e = ed_xrealloc(r->e, sizeof(*r->e) * (size_t)(r->n + 1));
+        r->e[r->n++] = x;
+    }
+    free(text);
+    if (!header) return ed_err_set(err, "%s: not an eddy checkpoint (format line)", meta);
+    /* every piece of state must belong to an operator of this job */
+    bool ignore = ed_config_get_bool(job->cfg, "execution.savepoint.ignore-unclaimed-state", false);
+    for (int i = 0; i < r->n; i++) {
+        for (int k = 0; k < job->ntasks && !r->e[i].claimed; k++) {
+            ed_task *t = job->tasks[k];
+            for (int o = 0; o < t->nops; o++) {
+                char key[256];
+                operator_key(&t->ops[o], key, sizeof key);
+                if (strcmp(key, r->e[i].key) == 0) r->e[i].claimed = true;
+            }
+        }
+        if (!r->e[i].claimed && !ignore)
+            return ed_err_set(err,
+                              "%s holds state of operator '%s', which this job does not have "
+                              "(execution.savepoint.ignore-unclaimed-state / "
+                              "--allowNonRestoredState to start without it)",
+                              r->dir, r->e[i].key);
+    }
+    return 0;
+}
+
+/* Finds section `kind` in an operator state payload. */
+static bool find_section(const uint8_t *p, size_t n, uint32_t kind, ed_snapshot_ref *out)
+{
+    size_t off = 0;
+    while (off + 16 <= n) {
+        uint32_t k;
+        uint64_t l;
+        memcpy(&k, p + off, 4);
+        memcpy(&l, p + off + 8, 8);
+        if (l > n - off - 16) return false;
+        if (k == kind) {
+            *out = (ed_snapshot_ref){p + off + 16, (size_t)l};
+            return true;
+        }
+        off += 16 + (size_t)ED_ALIGN8(l);
+    }
+    return false;
+}
+
+int ed_task_restore(ed_task *t, ed_err *err)
+{
+    struct ed_restore *r = t->job->restore;
+    if (!r) return 0;
+    for (int o = 0; o < t->nops; o++) {
+        ed_operator *op = &t->ops[o];
+        char key[256];
+        operator_key(op, key, sizeof key);
+        int nold = 0;
+        for (int i = 0; i < r->n; i++)
+            if (strcmp(r->e[i].key, key) == 0 && r->e[i].parallelism > nold)
+                nold = r->e[i].parallelism;
+        if (!nold) continue;
+        void **payload = ed_xcalloc((size_t)nold, sizeof(void *));
+        size_t *plen = ed_xcalloc((size_t)nold, sizeof(size_t));
+        ed_snapshot_ref *ops = ed_xcalloc((size_t)nold, sizeof(*ops));
+        ed_snapshot_ref *own = ed_xcalloc((size_t)nold, sizeof(*own));
+        int rc = 0;
+        bool any_op = false, any_own = false;
+        for (int i = 0; i < r->n && !rc; i++) {
+            restore_entry *x = &r->e[i];
+            if (strcmp(x->key, key) || x->parallelism != nold) continue;
+            char path[4500];
+            snprintf(path, sizeof path, "%s/%s", r->dir, x->file);
+            if (ed_ckpt_read(path, ED_CKPT_OPERATOR_STATE, &payload[x->subtask],
+                             &plen[x->subtask], err)) {
+                rc = -1;
+                break;
+            }
+            ed_snapshot_ref sec;
+            if (find_section(payload[x->subtask], plen[x->subtask], ED_SECTION_KEYED, &sec)) {
+                if (!op->keyed) {
+                    rc = ed_err_set(err, "operator '%s': the checkpoint has keyed state for it, "
+                                         "but it is not keyed", op->node->name);
+                    break;
+                }
+                int first, last;
+                ed_key_group_range(t->subtask, op->ctx.parallelism, op->ctx.max_parallelism,
+                                   &first, &last);
+                rc = ed_state_restore(op->keyed->backend, op->keyed->timers, sec.data, sec.len,
+                                      first, last, err);
+            }
+            if (find_section(payload[x->subtask], plen[x->subtask], ED_SECTION_OPERATOR,
+                             &ops[x->subtask]))
+                any_op = true;
+            if (find_section(payload[x->subtask], plen[x->subtask], ED_SECTION_OWN,
+                             &own[x->subtask]))
+                any_own = true;
+        }
+        if (!rc && any_op) {
+            /* old subtasks that had no operator state hold no elements: leaving them out
+             * keeps the concatenation Flink redistributes */
+            int n = 0;
+            for (int k = 0; k < nold; k++)
+                if (ops[k].data) ops[n++] = ops[k];
+            rc = ed_operator_store_restore(ed_op_store(op), ops, n, t->subtask,
+                                           op->ctx.parallelism, err);
+        }
+        if (!rc && any_own) {
+            if (!op->vt->restore)
+                rc = ed_err_set(err, "operator '%s' cannot restore its own state", op->node->name);
+            else if (op->vt->restore(op, own, nold))
+                rc = ed_err_set(err, "%s", op->err.set ? op->err.msg : "restore failed");
+        }
+        for (int k = 0; k < nold; k++) free(payload[k]);
+        free(payload);
+        free(plen);
+        free(ops);
+        free(own);
+        if (rc) return ed_err_wrap(err, "restoring operator '%s' (subtask %d/%d)", op->node->name,
+                                   t->subtask + 1, op->ctx.parallelism);
+    }
+    return 0;
 }

@@ -303,6 +303,8 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
             }
         }
     }
+    /* the checkpoint to start from, when given */
+    if (ed_job_prepare_restore(job, err)) return -1;
     /* checkpointing, when configured */
     ed_err_clear(err);
     job->coord = ed_coord_new(cfg, name, job->ntasks, jg->max_parallelism, NULL, err);
@@ -406,6 +408,7 @@ void ed_job_destroy(ed_job *job)
     }
     free(job->tasks);
     ed_coord_free(job->coord);
+    ed_job_free_restore(job);
     pthread_mutex_destroy(&job->coord_mu);
     pthread_cond_destroy(&job->coord_cv);
     ed_job_graph_free(&job->jg);

@@ -27,6 +27,7 @@
 #include "../types/types.h"
 
 typedef struct ed_node ed_node;
+struct ed_snapshot_ref; /* state/snapshot.h */
 typedef struct ed_task ed_task;
 typedef struct ed_writer ed_writer;
 typedef struct ed_operator ed_operator;
@@ -124,6 +125,10 @@ typedef struct ed_op_vt {
     /* Checkpoint `id`: appends the operator's own state (a source's position, ...) to
      * out; keyed and operator state are snapshotted by the runtime. NULL for none. */
     int (*snapshot)(ed_operator *op, int64_t id, ed_strbuf *out);
+    /* Restores what vt->snapshot wrote: the sections of the old subtasks (in subtask
+     * order; nold of them, from a job of parallelism nold), after open. NULL: the
+     * operator keeps no state of its own. */
+    int (*restore)(ed_operator *op, const struct ed_snapshot_ref *old, int nold);
     /* Checkpoint `id` is complete (two-phase-commit sinks commit here). */
     void (*notify_checkpoint_complete)(ed_operator *op, int64_t id);
 } ed_op_vt;

@@ -397,6 +397,13 @@ static void *task_main(void *arg)
     ed_task *t = arg;
     t->last_flush_ns = ed_mono_ns();
     int rc = ed_task_open(t);
+    if (rc == 0 && t->job->restore) {
+        ed_err err = {0};
+        if (ed_task_restore(t, &err)) {
+            ed_job_fail(t->job, "%s", err.msg);
+            rc = -1;
+        }
+    }
     if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
     if (rc) task_failed(t, "processing failed");
     ed_task_close(t);

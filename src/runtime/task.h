@@ -98,7 +98,15 @@ struct ed_job {
     pthread_mutex_t coord_mu;
     pthread_cond_t coord_cv;
     bool done; /* guarded by coord_mu: the tasks have ended */
+    struct ed_restore *restore; /* the checkpoint the job starts from, or NULL */
 };
+
+/* Reads the checkpoint named by execution.savepoint.path and checks that the job claims
+ * all its state (checkpointing.c). 0, or -1 with err. */
+int ed_job_prepare_restore(ed_job *job, ed_err *err);
+void ed_job_free_restore(ed_job *job);
+/* Restores a task's operators from the job's checkpoint, after they opened. */
+int ed_task_restore(ed_task *t, ed_err *err);
 
 /* Takes checkpoint `id` of a task: snapshots its operators into the checkpoint's
  * directory, sends the barrier downstream and acknowledges (checkpointing.c). */
