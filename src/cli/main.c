@@ -44,6 +44,11 @@ static const verb verbs[] = {
      "  -D key=value              set a configuration key (repeatable)\n"
      "  -c, --config FILE         read configuration from a YAML file\n"
      "                            (default: $EDDY_CONF_DIR/config.yaml when it exists)\n"
+     "  -s, --fromSavepoint PATH  start from this checkpoint or savepoint directory\n"
+     "                            (execution.savepoint.path)\n"
+     "  -n, --allowNonRestoredState\n"
+     "                            start even when PATH holds state of operators the job\n"
+     "                            no longer has\n"
      "  -h, --help                show this help\n"},
     {"help", cmd_help, "Show help for eddy or one of its commands", "Usage: eddy help [COMMAND]\n"},
     {"version", cmd_version, "Print the version", "Usage: eddy --version\n"},
@@ -122,7 +127,9 @@ static int cmd_run(int argc, char **argv)
         }
         if ((strcmp(argv[k], "-c") == 0 || strcmp(argv[k], "--config") == 0) && k + 1 < argc)
             config_file = argv[k + 1];
-        if (k + 1 < argc) k++; /* every option takes a value */
+        if (strcmp(argv[k], "-n") == 0 || strcmp(argv[k], "--allowNonRestoredState") == 0)
+            continue; /* the one option without a value */
+        if (k + 1 < argc) k++;
     }
     char defpath[4096];
     const char *dir = getenv("EDDY_CONF_DIR");
@@ -133,8 +140,14 @@ static int cmd_run(int argc, char **argv)
     if (config_file && ed_config_load_yaml(cfg, config_file, &err)) goto bad;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "-n") == 0 || strcmp(a, "--allowNonRestoredState") == 0) {
+            if (ed_config_set(cfg, "execution.savepoint.ignore-unclaimed-state", "true", &err))
+                goto bad;
+            continue;
+        }
         bool known = strcmp(a, "-p") == 0 || strcmp(a, "--parallelism") == 0 ||
-                     strcmp(a, "-D") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0;
+                     strcmp(a, "-D") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ||
+                     strcmp(a, "-s") == 0 || strcmp(a, "--fromSavepoint") == 0;
         if (!known) {
             ed_err_set(&err, "unknown option '%s'", a);
             goto bad;
@@ -148,6 +161,8 @@ static int cmd_run(int argc, char **argv)
             if (ed_config_set(cfg, "parallelism.default", v, &err)) goto bad;
         } else if (strcmp(a, "-D") == 0) {
             if (ed_config_set_kv(cfg, v, &err)) goto bad;
+        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--fromSavepoint") == 0) {
+            if (ed_config_set(cfg, "execution.savepoint.path", v, &err)) goto bad;
         } /* -c / --config: read above */
     }
     if (i >= argc) {

@@ -7,6 +7,7 @@
  * made; each subtask appends to its own part, so no lock is needed, and the parts are
  * read in subtask order after the job ends.
  */
+#include "../state/snapshot.h"
 #include "operators.h"
 
 /* ---- collection source ------------------------------------------------------------------ */
@@ -39,7 +40,36 @@ static void coll_close(ed_operator *op)
     op->state = NULL;
 }
 
-const ed_op_vt ed_op_collection_vt = {.open = coll_open, .poll = coll_poll, .close = coll_close};
+/* The position: the offset of the next row in the plan's blob. */
+static int coll_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
+{
+    uint64_t pos = ((coll_state *)op->state)->pos;
+    ed_sb_append(out, &pos, 8);
+    return 0;
+}
+
+static int coll_restore(ed_operator *op, const struct ed_snapshot_ref *old, int nold)
+{
+    const ed_snapshot_ref *r = &old[0];
+    uint64_t pos;
+    if (nold != 1 || r->len != 8)
+        return ed_op_fail(op, "collection source: the checkpointed position does not fit");
+    memcpy(&pos, r->data, 8);
+    size_t at = 0;
+    while (at < pos && at < op->node->blob_len)
+        at += eddy_row_size((const eddy_row *)(op->node->blob + at));
+    if (at != pos)
+        return ed_op_fail(op, "collection source: position %llu is not the start of a row of "
+                              "its %zu bytes", (unsigned long long)pos, op->node->blob_len);
+    ((coll_state *)op->state)->pos = (size_t)pos;
+    return 0;
+}
+
+const ed_op_vt ed_op_collection_vt = {.open = coll_open,
+                                      .poll = coll_poll,
+                                      .close = coll_close,
+                                      .snapshot = coll_snapshot,
+                                      .restore = coll_restore};
 
 /* ---- collect sink ----------------------------------------------------------------------- */
 
