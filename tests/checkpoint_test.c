@@ -221,9 +221,14 @@ ED_TEST(checkpointing_needs_a_directory)
 
 static atomic_long summed;
 
+static atomic_long fail_at = -1; /* the id at which ck_key_value fails once */
+
 int ck_key_value(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
 {
     int64_t id = eddy_row_i64(in, 0);
+    long f = atomic_load(&fail_at);
+    if (id == f && atomic_compare_exchange_strong(&fail_at, &f, -1))
+        return eddy_fail(ctx, "injected failure at id %lld", (long long)id);
     eddy_rb_set_i64(out, 0, id % 50);
     eddy_rb_set_i64(out, 1, id);
     return 0;
@@ -329,4 +334,73 @@ ED_TEST(restore_from_a_checkpoint_resumes_exactly_once)
     eddy_env_free(c);
     ed_err e = {0};
     ed_remove_tree(dir, &e);
+}
+
+static atomic_bool ticking;
+
+/* Moves the job's manual clock while the job runs, so that checkpoints are taken. */
+static void *tick(void *arg)
+{
+    while (atomic_load(&ticking)) {
+        eddy_env_advance_clock(arg, 100);
+        nap(5);
+    }
+    return NULL;
+}
+
+/*
+ * Failover: a map fails once, mid-run; the restart strategy restarts the job from its
+ * latest completed checkpoint, and the final sums are exactly those of a run without
+ * the failure.
+ */
+ED_TEST(a_failed_job_restarts_from_its_latest_checkpoint)
+{
+    enum { N = 200000, KEYS = 50 };
+    char dir[] = "/tmp/eddy_failover_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    atomic_store(&fail_at, 140000);
+    eddy_env *env = eddy_env_new();
+    eddy_result *res = sum_job(env, dir, 2, N);
+    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
+    eddy_env_set(env, "restart-strategy.fixed-delay.attempts", "3");
+    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "10 ms");
+    eddy_env_set(env, "execution.checkpointing.interval", "200 ms");
+    atomic_store(&ticking, true);
+    pthread_t t;
+    pthread_create(&t, NULL, tick, env);
+    int rc = eddy_execute(env, "ckpt test");
+    atomic_store(&ticking, false);
+    pthread_join(t, NULL);
+    ED_REQUIRE(rc == 0);
+    ED_CHECK_INT(atomic_load(&fail_at), -1); /* the failure did happen */
+    int64_t want[KEYS] = {0}, got[KEYS];
+    for (int k = 0; k < KEYS; k++) got[k] = -1;
+    for (int64_t id = 0; id < N; id++) want[id % KEYS] += id;
+    for (size_t i = 0; i < eddy_result_count(res); i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        int64_t k = eddy_row_i64(row, 0), sum = eddy_row_i64(row, 1);
+        if (k >= 0 && k < KEYS && sum > got[k]) got[k] = sum;
+    }
+    int bad = 0;
+    for (int k = 0; k < KEYS; k++)
+        if (got[k] != want[k] && bad++ < 3)
+            ED_FAIL_AT("key %d: %lld after failover, %lld without", k, (long long)got[k],
+                       (long long)want[k]);
+    ED_CHECK_INT(bad, 0);
+    eddy_env_free(env);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+ED_TEST(without_a_restart_strategy_a_failure_fails_the_job)
+{
+    atomic_store(&fail_at, 10);
+    eddy_env *env = eddy_env_new();
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_stream *kv = eddy_map(numbers(env, 100), EDDY_FN(ck_key_value), "k BIGINT, v BIGINT");
+    eddy_discard(kv);
+    ED_CHECK_INT(eddy_execute(env, "no restarts"), -1);
+    ED_CHECK_STR(eddy_env_error(env), "operator 'Map' (subtask 1/1) failed: injected failure at id 10");
+    atomic_store(&fail_at, -1);
+    eddy_env_free(env);
 }

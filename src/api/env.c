@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../checkpoint/coordinator.h"
+#include "../checkpoint/restart.h"
 #include "../runtime/operators.h"
 #include "api.h"
 
@@ -122,21 +124,23 @@ void eddy_env_advance_clock(eddy_env *env, int64_t ms)
     pthread_mutex_unlock(&env->mu);
 }
 
-int eddy_execute(eddy_env *env, const char *job_name)
+/* One attempt of the job: 0, or -1 with job->err (or env->err for a job that could not be
+ * made). *last_ckpt gets the id of its latest completed checkpoint (0: none). */
+static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t first_id,
+                       int64_t *last_ckpt, char *ckpt_dir, size_t cap, bool *made)
 {
-    if (env->err.set) return -1;
-    if (apply_logging(env)) return -1;
-    const char *cfg_name = ed_config_get(env->cfg, "pipeline.name");
-    const char *name = cfg_name && *cfg_name ? cfg_name : job_name ? job_name : "eddy job";
     ed_job *job = ed_xcalloc(1, sizeof(*job));
     ed_err err = {0};
     ed_clock *clock = env->use_manual ? &env->manual.base : ed_clock_system();
-    if (ed_job_create(job, &env->sg, env->cfg, env->code, name, clock, &err)) {
+    *made = false;
+    if (ed_job_create(job, &env->sg, cfg, env->code, name, clock, &err)) {
         ed_err_set(&env->err, "job '%s': %s", name, err.msg);
         ed_job_destroy(job);
         free(job);
         return -1;
     }
+    *made = true;
+    if (job->coord) ed_coord_resume_ids(job->coord, first_id);
     for (int i = 0; i < env->sg.nnodes; i++) {
         ed_node *n = env->sg.nodes[i];
         if (n->result) ed_result_prepare(n->result, job->jg.node_parallelism[i]);
@@ -152,7 +156,73 @@ int eddy_execute(eddy_env *env, const char *job_name)
     if (rc) ed_err_set(&env->err, "%s", job->err.msg);
     for (int i = 0; i < env->sg.nnodes; i++)
         if (env->sg.nodes[i]->result) ed_result_finish(env->sg.nodes[i]->result);
+    *last_ckpt = 0;
+    if (job->coord) {
+        ed_coord_stats st = ed_coord_get_stats(job->coord);
+        *last_ckpt = st.last_completed_id;
+        if (st.last_completed_id) ed_coord_chk_dir(job->coord, st.last_completed_id, ckpt_dir, cap);
+    }
     ed_job_destroy(job);
     free(job);
+    return rc;
+}
+
+/*
+ * Runs the job; when it fails and the restart strategy allows, starts it again from its
+ * latest completed checkpoint (or from where it started, when it completed none), as
+ * Flink's failover of a whole job.
+ */
+int eddy_execute(eddy_env *env, const char *job_name)
+{
+    if (env->err.set) return -1;
+    if (apply_logging(env)) return -1;
+    const char *cfg_name = ed_config_get(env->cfg, "pipeline.name");
+    const char *name = cfg_name && *cfg_name ? cfg_name : job_name ? job_name : "eddy job";
+    ed_err err = {0};
+    ed_restart *restart = ed_restart_new(env->cfg, &err);
+    if (!restart) {
+        ed_err_set(&env->err, "job '%s': %s", name, err.msg);
+        return -1;
+    }
+    ed_config *cfg = ed_config_copy(env->cfg);
+    int64_t last_id = 0;
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        char dir[4096] = "";
+        int64_t id = 0;
+        bool made;
+        rc = run_attempt(env, cfg, name, last_id, &id, dir, sizeof dir, &made);
+        if (rc == 0 || !made) break;
+        pthread_mutex_lock(&env->mu);
+        bool cancelled = env->cancel_requested;
+        pthread_mutex_unlock(&env->mu);
+        if (cancelled) break;
+        int64_t delay = ed_restart_after_failure(restart, ed_mono_ns() / 1000000);
+        if (delay < 0) {
+            if (attempt > 1)
+                ed_log(ED_ERROR, "runtime", "job '%s': restart strategy %s allows no more restarts",
+                       name, ed_restart_name(restart));
+            break;
+        }
+        if (id) {
+            last_id = id;
+            ed_config_set(cfg, "execution.savepoint.path", dir, &err);
+        }
+        ed_log(ED_WARN, "runtime", "job '%s' failed (%s); restarting in %lld ms from %s", name,
+               env->err.msg, (long long)delay,
+               id ? dir : last_id ? "its latest checkpoint" : "the beginning");
+        /* sleep in slices, so that a cancel is not held up */
+        for (int64_t waited = 0; waited < delay; waited += 10) {
+            pthread_mutex_lock(&env->mu);
+            cancelled = env->cancel_requested;
+            pthread_mutex_unlock(&env->mu);
+            if (cancelled) break;
+            ed_sleep_ns((delay - waited < 10 ? delay - waited : 10) * 1000000LL);
+        }
+        if (cancelled) break;
+        ed_err_clear(&env->err);
+    }
+    ed_config_free(cfg);
+    ed_restart_free(restart);
     return rc;
 }

@@ -263,6 +263,13 @@ void ed_coord_stop(ed_coord *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+void ed_coord_resume_ids(ed_coord *c, int64_t last_id)
+{
+    pthread_mutex_lock(&c->mu);
+    if (last_id > c->last_id) c->last_id = last_id;
+    pthread_mutex_unlock(&c->mu);
+}
+
 ed_coord_stats ed_coord_get_stats(ed_coord *c)
 {
     pthread_mutex_lock(&c->mu);

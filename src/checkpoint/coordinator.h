@@ -62,5 +62,7 @@ int64_t ed_coord_check_timeouts(ed_coord *c, int64_t now, bool *fatal);
 void ed_coord_stop(ed_coord *c);
 
 ed_coord_stats ed_coord_get_stats(ed_coord *c);
+/* After a restart: number new checkpoints after `last_id`, as Flink continues its ids. */
+void ed_coord_resume_ids(ed_coord *c, int64_t last_id);
 
 #endif
