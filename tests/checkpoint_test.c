@@ -51,6 +51,13 @@ static void *run_job(void *arg)
     return NULL;
 }
 
+static void *run_job_named(void *arg)
+{
+    job_run *r = arg;
+    r->rc = eddy_execute(r->env, "fs test");
+    return NULL;
+}
+
 static void nap(int ms) { usleep((useconds_t)ms * 1000); }
 
 static bool exists(const char *p)
@@ -403,4 +410,91 @@ ED_TEST(without_a_restart_strategy_a_failure_fails_the_job)
     ED_CHECK_STR(eddy_env_error(env), "operator 'Map' (subtask 1/1) failed: injected failure at id 10");
     atomic_store(&fail_at, -1);
     eddy_env_free(env);
+}
+
+/* ---- the filesystem source resumes at its checkpointed line ------------------------------ */
+
+static atomic_long slow_left;
+
+/* per key (k, v): the running sum of v; slow for its first records, so that a checkpoint
+ * is taken while the file is still being read */
+int ck_slow_sum(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    if (atomic_load(&slow_left) > 0) {
+        atomic_fetch_sub(&slow_left, 1);
+        usleep(20);
+    }
+    return ck_sum_kv(ctx, in, out);
+}
+
+ED_TEST(filesystem_source_resumes_at_its_checkpointed_line)
+{
+    enum { N = 100000, KEYS = 50 };
+    char dir[] = "/tmp/eddy_fs_restore_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char csv[600];
+    snprintf(csv, sizeof csv, "%s/in.csv", dir);
+    FILE *f = fopen(csv, "w");
+    ED_REQUIRE(f);
+    for (int64_t id = 0; id < N; id++) fprintf(f, "%lld,%lld\n", (long long)(id % KEYS), (long long)id);
+    fclose(f);
+    char ckdir[600];
+    snprintf(ckdir, sizeof ckdir, "%s/ck", dir);
+
+    eddy_result *res = NULL;
+    for (int run = 0; run < 2; run++) {
+        eddy_env *env = eddy_env_new();
+        eddy_env_use_manual_clock(env, 0);
+        eddy_env_set(env, "log.level", "WARN");
+        eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+        eddy_env_set(env, "execution.checkpointing.dir", ckdir);
+        eddy_stream *src = eddy_source(env, "filesystem", "k BIGINT, v BIGINT", "path", csv,
+                                       "format", "csv", NULL);
+        eddy_uid(src, "file");
+        eddy_stream *sums = eddy_keyed_process(eddy_key_by(src, "k"), EDDY_FN(ck_slow_sum),
+                                               EDDY_FN_NONE, "k BIGINT, s BIGINT");
+        eddy_uid(sums, "sum");
+        res = eddy_collect(sums);
+        char chk[700], meta[800];
+        snprintf(chk, sizeof chk, "%s/fs_test/chk-1", ckdir);
+        snprintf(meta, sizeof meta, "%s/_metadata", chk);
+        if (run == 0) {
+            atomic_store(&slow_left, 40000);
+            atomic_store(&summed, 0);
+            job_run r = {.env = env};
+            pthread_create(&r.thread, NULL, run_job_named, &r);
+            for (int i = 0; i < 4000 && !exists(meta); i++) {
+                eddy_env_advance_clock(env, 100);
+                nap(2);
+            }
+            ED_CHECK(exists(meta));
+            eddy_env_cancel(env);
+            pthread_join(r.thread, NULL);
+            ED_CHECK(atomic_load(&summed) < N); /* interrupted mid-file */
+            eddy_env_free(env);
+            if (!exists(meta)) break;
+            continue;
+        }
+        atomic_store(&slow_left, 0);
+        eddy_env_set(env, "execution.savepoint.path", chk);
+        eddy_env_set(env, "execution.checkpointing.interval", "0");
+        ED_REQUIRE(eddy_execute(env, "fs test") == 0);
+        int64_t want[KEYS] = {0}, got[KEYS];
+        for (int k = 0; k < KEYS; k++) got[k] = -1;
+        for (int64_t id = 0; id < N; id++) want[id % KEYS] += id;
+        for (size_t i = 0; i < eddy_result_count(res); i++) {
+            const eddy_row *row = eddy_result_row(res, i);
+            int64_t k = eddy_row_i64(row, 0), s = eddy_row_i64(row, 1);
+            if (k >= 0 && k < KEYS && s > got[k]) got[k] = s;
+        }
+        int bad = 0;
+        for (int k = 0; k < KEYS; k++)
+            if (got[k] != want[k] && bad++ < 3)
+                ED_FAIL_AT("key %d: %lld after restore, %lld in the file", k, (long long)got[k],
+                           (long long)want[k]);
+        ED_CHECK_INT(bad, 0);
+        eddy_env_free(env);
+    }
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
 }

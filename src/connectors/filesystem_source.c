@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "../state/snapshot.h"
 #include "connectors_int.h"
 
 #define FS "filesystem"
@@ -401,10 +402,83 @@ static ed_poll_result fs_poll(ed_operator *op, int max)
     return ED_POLL_MORE;
 }
 
+/*
+ * The position of a subtask, for checkpoints: which of its files it reads, the offset of
+ * the next line to read in it, and how many lines it has read there (for exact line
+ * numbers in messages). A restore reopens the file at that line. Positions belong to the
+ * subtask's byte ranges: they restore at the same parallelism, over the same files.
+ *
+ *   uint32 version 1 | int32 nfiles | int32 file (-1: between files) | int32 next_file |
+ *   int64 offset | int64 lines | int64 lines_before | uint64 bad | uint64 bad_file
+ */
+typedef struct fs_pos {
+    uint32_t version;
+    int32_t nfiles, file, next_file;
+    int64_t offset, lines, lines_before;
+    uint64_t bad, bad_file;
+} fs_pos;
+
+static int fs_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
+{
+    fs_state *s = op->state;
+    fs_pos p = {.version = 1,
+                .nfiles = s->nfiles,
+                .file = s->fd >= 0 ? s->next_file - 1 : -1,
+                .next_file = s->next_file,
+                .offset = s->buf_off + (int64_t)s->lo,
+                .lines = s->lines,
+                .lines_before = s->lines_before,
+                .bad = s->bad,
+                .bad_file = s->bad_file};
+    ed_sb_append(out, &p, sizeof p);
+    return 0;
+}
+
+static int fs_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
+{
+    fs_state *s = op->state;
+    if (nold != op->ctx.parallelism)
+        return ed_op_fail(op, FS ": positions were taken at parallelism %d; this source runs with "
+                              "%d (a filesystem source restores at its own parallelism)",
+                          nold, op->ctx.parallelism);
+    const ed_snapshot_ref *r = &old[op->ctx.subtask];
+    fs_pos p;
+    if (r->len != sizeof p) return ed_op_fail(op, FS ": the checkpointed position does not fit");
+    memcpy(&p, r->data, sizeof p);
+    if (p.version != 1 || p.nfiles != s->nfiles || p.next_file < 0 || p.next_file > s->nfiles ||
+        p.file < -1 || p.file >= s->nfiles)
+        return ed_op_fail(op, FS ": the checkpointed position is for %d files; '%s' has %d now",
+                          p.nfiles, s->o.path, s->nfiles);
+    fs_close_file(s);
+    s->bad = p.bad;
+    if (p.file < 0) {
+        s->next_file = p.next_file;
+        return 0;
+    }
+    s->next_file = p.file;
+    int rc = fs_next_file(op, s);
+    if (rc < 0) return -1;
+    if (rc == 0 || s->next_file != p.file + 1 || p.offset < s->first_line || p.offset > s->end)
+        return ed_op_fail(op, FS ": '%s' changed since the checkpoint", s->files[p.file]);
+    if (p.offset > s->buf_off + (int64_t)s->lo) {
+        if (lseek(s->fd, p.offset, SEEK_SET) < 0)
+            return ed_op_fail(op, FS ": cannot seek in '%s': %s", s->cur, strerror(errno));
+        s->buf_off = p.offset;
+        s->lo = s->hi = s->scan = 0;
+        s->eof = false;
+    }
+    s->lines = p.lines;
+    s->lines_before = p.lines_before;
+    s->bad_file = p.bad_file;
+    return 0;
+}
+
 static const ed_op_vt fs_vt = {
     .open = fs_open,
     .close = fs_close,
     .poll = fs_poll,
+    .snapshot = fs_snapshot,
+    .restore = fs_restore,
 };
 
 static const char *const fs_options[] = {"path", "format", "csv.field-delimiter",

@@ -447,6 +447,12 @@ int ed_window_builtin_reduce(eddy_ctx *ctx, const eddy_row *acc, const eddy_row 
 
 /* ---- triggers ------------------------------------------------------------------------------- */
 
+static inline void tctx_set(ed_window_op *w, ed_win win)
+{
+    w->tctx.win = win;
+    ed_win_ns(win, w->tctx.ns);
+}
+
 static inline int64_t tmax(ed_window_op *w) { return ed_win_max_ts(w->tctx.win); }
 static inline int64_t wm(ed_window_op *w) { return w->op->watermark; }
 
@@ -509,6 +515,26 @@ static int et_clear(ed_window_op *w)
 {
     if (w->merge_reg_valid && win_eq(w->merge_reg, w->tctx.win)) w->merge_reg_valid = false;
     return del(w, EDDY_EVENT_TIME, tmax(w));
+}
+
+/* et_merge of `result` (merged from the one window `old`), then et_clear of `old`: the
+ * timer at old's max timestamp moves to result's (ed_timers_move is delete, then register,
+ * which ends the same as register, then delete, for two different windows). */
+static int et_merge_move(ed_window_op *w, ed_win result, ed_win old)
+{
+    if (ed_win_max_ts(result) <= wm(w)) {
+        tctx_set(w, old);
+        return et_clear(w);
+    }
+    ed_keyed *k = w->op->keyed;
+    ed_win_ns(old, w->ns_tmp);
+    tctx_set(w, result);
+    if (ed_timers_move(k->timers, EDDY_EVENT_TIME, k->key, k->klen, k->key_group,
+                       ed_win_max_ts(old), w->ns_tmp, tmax(w), w->tctx.ns, 16))
+        return ed_op_fail(w->op, "out of memory for timers");
+    w->merge_reg = result; /* not old: et_clear(old) would keep it */
+    w->merge_reg_valid = true;
+    return 0;
 }
 
 /* ProcessingTimeTrigger */
@@ -684,12 +710,6 @@ static const trig_vt trigger_vts[] = {
 static inline int purging(ed_window_op *w, int r)
 {
     return w->trig.purging && r > 0 && (r & EDDY_TRIGGER_FIRE) ? EDDY_TRIGGER_FIRE_AND_PURGE : r;
-}
-
-static inline void tctx_set(ed_window_op *w, ed_win win)
-{
-    w->tctx.win = win;
-    ed_win_ns(win, w->tctx.ns);
 }
 
 /* ---- firing ----------------------------------------------------------------------------------- */
@@ -1013,17 +1033,23 @@ static int on_merge(ed_window_op *w, ed_win result, const ed_win *merged, int n,
     if (!w->event_time && ed_win_max_ts(result) <= ed_op_now(w->op))
         return ed_op_fail(w->op, "the end timestamp of a processing-time window cannot become "
                           "earlier than the current processing time by merging");
-    tctx_set(w, result);
-    w->tctx.merged = merged;
-    w->tctx.nmerged = n;
-    int rc = w->tv->merge(w);
-    w->tctx.merged = NULL;
-    w->tctx.nmerged = 0;
-    if (rc) return -1;
-    for (int i = 0; i < n; i++) {
-        tctx_set(w, merged[i]);
-        if (w->tv->clear(w)) return -1;
-        if (!w->skip_cleanup && timer_at(w, merged[i], true)) return -1;
+    if (n == 1 && w->tv == &trigger_vts[EDDY_TRIGGER_EVENT_TIME]) {
+        /* one window grew (an element extended a session): the trigger's timer moves */
+        if (et_merge_move(w, result, merged[0])) return -1;
+        if (!w->skip_cleanup && timer_at(w, merged[0], true)) return -1;
+    } else {
+        tctx_set(w, result);
+        w->tctx.merged = merged;
+        w->tctx.nmerged = n;
+        int rc = w->tv->merge(w);
+        w->tctx.merged = NULL;
+        w->tctx.nmerged = 0;
+        if (rc) return -1;
+        for (int i = 0; i < n; i++) {
+            tctx_set(w, merged[i]);
+            if (w->tv->clear(w)) return -1;
+            if (!w->skip_cleanup && timer_at(w, merged[i], true)) return -1;
+        }
     }
     for (int k = 0; k < w->nlists; k++)
         if (merge_ns(w, w->contents[k], sw, ssrc, ns)) return -1;
@@ -1201,6 +1227,31 @@ static int after_add(ed_window_op *w, ed_win win, const uint8_t *sns, const eddy
     return register_cleanup(w, win);
 }
 
+/* Merging windows: the element's window nw will most likely grow one window of the set.
+ * Its state lookup and timer changes depend on the set just read; fetching their slots
+ * now lets those cache misses overlap instead of coming one after another. */
+static void prefetch_merge(ed_window_op *w, ed_win nw)
+{
+    for (int i = 0; i < w->nmap; i++) {
+        ed_win old = w->map[i].w;
+        if (old.start > nw.end || old.end < nw.start) continue;
+        ed_win_ns(w->map[i].sw, w->ns_tmp);
+        for (int k = 0; k < w->nlists; k++) ed_state_prefetch(w->contents[k], w->ns_tmp, 16);
+        if (w->tv != &trigger_vts[EDDY_TRIGGER_EVENT_TIME]) return;
+        ed_win cover = {old.start < nw.start ? old.start : nw.start,
+                        old.end > nw.end ? old.end : nw.end};
+        if (win_eq(cover, old)) return;
+        ed_keyed *k = w->op->keyed;
+        ed_win_ns(old, w->ns_tmp);
+        ed_timers_prefetch(k->timers, EDDY_EVENT_TIME, ed_win_max_ts(old), k->key, k->klen,
+                           w->ns_tmp, 16);
+        ed_win_ns(cover, w->ns_tmp);
+        ed_timers_prefetch(k->timers, EDDY_EVENT_TIME, ed_win_max_ts(cover), k->key, k->klen,
+                           w->ns_tmp, 16);
+        return;
+    }
+}
+
 static int window_process(ed_operator *op, int input, const eddy_row *row, int64_t ts)
 {
     ed_window_op *w = op->state;
@@ -1214,6 +1265,7 @@ static int window_process(ed_operator *op, int input, const eddy_row *row, int64
     if (w->merging) {
         w->merge_reg_valid = false;
         if (mws_load(w)) return -1;
+        if (w->nwins == 1) prefetch_merge(w, w->wins[0]);
         for (size_t i = 0; i < w->nwins; i++) {
             ed_win actual;
             if (mws_add(w, w->wins[i], &actual)) return -1;

@@ -457,12 +457,26 @@ static inline ed_entry *cur(eddy_state *s)
 {
     ed_state_backend *b = s->b;
     if (ED_LIKELY(s->cache_ver == b->version)) return s->cache;
+    /* the same key, and the namespace changed back to the cached entry's (the window
+     * operator goes from a window's contents to the key's merging-window set and back) */
+    ed_entry *e = s->cache;
+    if (e && s->cache_kver == b->key_version && e->nslen == b->nslen &&
+        bytes_eq(ed_entry_ns(e), b->ns, b->nslen)) {
+        s->cache_ver = b->version;
+        return e;
+    }
     s->cache = table_find(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b));
     s->cache_ver = b->version;
+    s->cache_kver = b->key_version;
     return s->cache;
 }
 
 bool ed_state_has_entry(eddy_state *s) { return cur(s) != NULL; }
+
+void ed_state_prefetch(eddy_state *s, const uint8_t *ns, uint32_t nslen)
+{
+    if (s->slots) __builtin_prefetch(&s->slots[table_hash(s->b->key_hash, ns, nslen) & s->mask]);
+}
 
 /* The entry of the current (key, namespace), made when absent; room: see body_size. */
 static ed_entry *cur_make(eddy_state *s, uint32_t room)
@@ -471,7 +485,10 @@ static ed_entry *cur_make(eddy_state *s, uint32_t room)
     if (e) return e;
     ed_state_backend *b = s->b;
     e = table_insert(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b), b->key_group, room);
-    if (e) s->cache = e;
+    if (e) {
+        s->cache = e;
+        s->cache_kver = b->key_version;
+    }
     return e;
 }
 
@@ -682,6 +699,7 @@ void ed_state_set_key_hashed(ed_state_backend *b, const uint8_t *key, uint32_t l
     b->key_group = key_group;
     b->key_hash = key_hash;
     b->version++;
+    b->key_version++;
 }
 
 void ed_state_set_key(ed_state_backend *b, const uint8_t *key, uint32_t len, int key_group)
@@ -1729,6 +1747,7 @@ int ed_state_merge_namespaces(eddy_state *s, const uint8_t *target, uint32_t tle
         int64_t now = s->has_ttl ? clock_now(s->b) : 0;
         rc = merge_into(s, target, tlen, sources, slens, n, now);
         s->cache_ver = 0; /* entries of the current key came and went */
+        s->cache = NULL;
         s->view_ver = 0;
     }
     if (rc) ed_err_set(err, "%s", s->err.msg);

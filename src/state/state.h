@@ -76,6 +76,10 @@ int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, v
  * next call on s, so asking before an add costs nothing extra. */
 bool ed_state_has_entry(eddy_state *s);
 
+/* A hint: s is about to be used with the current key in namespace ns, so the table slot
+ * of that (key, namespace) is fetched into the cache now. Changes nothing. */
+void ed_state_prefetch(eddy_state *s, const uint8_t *ns, uint32_t nslen);
+
 /* Number of (key, namespace) entries of s that hold a value (for tests and metrics):
  * entries whose values expired but were not yet cleaned up count. */
 size_t ed_state_entries(eddy_state *s);

@@ -22,7 +22,9 @@
  *                                  row, TTL access time}
  *
  * The handle caches the entry of the current (key, namespace): the backend bumps
- * `version` when either changes, so calls for the same key and window skip the lookup.
+ * `version` when either changes, so calls for the same key and window skip the lookup;
+ * and when only the namespace changed, back to that of the cached entry, it is used
+ * again after a compare of the namespace bytes.
  */
 #ifndef ED_STATE_INT_H
 #define ED_STATE_INT_H
@@ -141,6 +143,7 @@ struct ed_state_backend {
     uint32_t klen, kcap, nslen, nscap;
     int key_group;
     uint64_t version;      /* bumped when the current key or namespace changes */
+    uint64_t key_version;  /* bumped when the current key changes */
     uint32_t key_hash;     /* murmur3 of the current key's bytes */
     uint32_t hash;         /* of (key, namespace), computed on demand */
     uint64_t hash_version; /* the version `hash` belongs to */
@@ -175,6 +178,8 @@ struct eddy_state {
     uint32_t mask, count, clean_pos;
     uint64_t cache_ver; /* == b->version: `cache` is the current entry (NULL: none) */
     ed_entry *cache;
+    uint64_t cache_kver; /* the key_version `cache` was found under: while it holds, a
+                          * non-NULL cache whose namespace is current is still the entry */
     int iterating; /* ed_state_for_each depth: removals are deferred */
     ed_entry *dead;
     /* scratch, reused */

@@ -1225,3 +1225,66 @@ ED_TEST(operator_lists_and_broadcast_maps)
     ed_operator_store_free(NULL);
     ed_state_backend_free(NULL);
 }
+
+/* The handle keeps its entry while only the namespace changes and comes back (a window's
+ * contents, then the key's merging-window set, then the contents): reads see every
+ * write, clears and merges in between, and another key never sees the entry. */
+ED_TEST(namespace_round_trips_see_writes_clears_and_merges)
+{
+    fx f;
+    fx_init(&f);
+    eddy_state *v = get_state(
+        &f, (eddy_state_desc){.name = "v", .kind = EDDY_STATE_VALUE, .schema = "v BIGINT"});
+    eddy_state *r = get_state(&f, (eddy_state_desc){.name = "r", .kind = EDDY_STATE_REDUCING,
+                                                    .schema = "v BIGINT",
+                                                    .reduce = EDDY_FN(reduce_sum)});
+    ED_REQUIRE(v && r);
+    set_key(&f, 1);
+    for (int64_t i = 1; i <= 3; i++) {
+        set_ns(&f, 0, 10);
+        ED_CHECK_INT(eddy_reducing_add(r, row1(f.rb, i)), 0);
+        ed_state_set_namespace(f.b, NULL, 0);
+        ED_CHECK_INT(eddy_value_update(v, row1(f.rb, i * 10)), 0);
+        ed_state_prefetch(r, (const uint8_t *)"0123456789abcdef", 16); /* a hint only */
+    }
+    set_ns(&f, 0, 10);
+    ED_CHECK_INT(v0(eddy_reducing_get(r)), 6);
+    ED_CHECK(eddy_value_get(v) == NULL);
+    ed_state_set_namespace(f.b, NULL, 0);
+    ED_CHECK_INT(v0(eddy_value_get(v)), 30);
+    /* another key with the same namespace: its own (absent) entries */
+    set_key(&f, 2);
+    ED_CHECK(eddy_value_get(v) == NULL);
+    set_ns(&f, 0, 10);
+    ED_CHECK(eddy_reducing_get(r) == NULL);
+    set_key(&f, 1);
+    ED_CHECK_INT(v0(eddy_reducing_get(r)), 6);
+    /* cleared in another namespace's turn, then back */
+    eddy_state_clear(r);
+    ed_state_set_namespace(f.b, NULL, 0);
+    ED_CHECK_INT(v0(eddy_value_get(v)), 30);
+    set_ns(&f, 0, 10);
+    ED_CHECK(eddy_reducing_get(r) == NULL);
+    ED_CHECK_INT(eddy_reducing_add(r, row1(f.rb, 5)), 0);
+    /* merged away into [0, 20) while the handle held [0, 10) */
+    set_ns(&f, 10, 20);
+    ED_CHECK_INT(eddy_reducing_add(r, row1(f.rb, 7)), 0);
+    uint8_t t[16], s0[16];
+    int64_t a = 0, b = 20, c = 10;
+    memcpy(t, &a, 8);
+    memcpy(t + 8, &b, 8);
+    memcpy(s0, &a, 8);
+    memcpy(s0 + 8, &c, 8);
+    const uint8_t *src[1] = {s0};
+    uint32_t lens[1] = {16};
+    set_ns(&f, 0, 10);
+    ED_CHECK_INT(v0(eddy_reducing_get(r)), 5);
+    ed_err e = {0};
+    ED_CHECK_INT(ed_state_merge_namespaces(r, t, 16, src, lens, 1, &e), 0);
+    ED_CHECK(eddy_reducing_get(r) == NULL);
+    set_ns(&f, 0, 20);
+    ED_CHECK_INT(v0(eddy_reducing_get(r)), 5);
+    set_ns(&f, 10, 20);
+    ED_CHECK_INT(v0(eddy_reducing_get(r)), 7);
+    fx_free(&f);
+}

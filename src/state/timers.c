@@ -8,19 +8,28 @@
  * when they reach the top, or all at once when they outnumber the live ones. Entries
  * come from size-class free lists, so registering and firing timers does not call malloc
  * once the service has warmed up.
+ *
+ * Moving a timer (a session window that an element extends: its timer goes from the old
+ * end to the new one) re-keys the entry in place: the set slot is taken out and put back
+ * under the new hash, and a new heap slot is pushed. The entry remembers the sequence
+ * number of its current heap slot, so the old slot, still pointing to it, is stale and is
+ * dropped like a dead one. Only the owning slot (sequence numbers equal) frees an entry;
+ * a stale slot may point to an entry already on a free list or reused, which is why only
+ * pooled entries (never returned to malloc while the service lives) are moved.
  */
 #include "timers.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A timer; its sequence number lives in its heap slot. 32 bytes and the key and
+/* A timer; its sequence number is also in its heap slot. 40 bytes and the key and
  * namespace, so a timer of an 8-byte key in a window fits the smallest class. */
 typedef struct tentry {
     union {
         int64_t time;
         struct tentry *next_free; /* on a free list */
     };
+    uint64_t seq; /* of the heap slot that owns the entry */
     uint32_t hash;
     int key_group;
     uint32_t klen, nslen;
@@ -38,6 +47,11 @@ typedef struct hslot {
     uint64_t seq;
     tentry *e;
 } hslot;
+
+/* The slot is the entry's current one (not left behind by a move); a live timer when
+ * the entry is not dead either. */
+static inline bool owner(const hslot *h) { return h->seq == h->e->seq; }
+static inline bool slot_live(const hslot *h) { return owner(h) && !h->e->dead; }
 
 /* Set slots carry the entry's hash, so probing and deletion do not touch other entries. */
 typedef struct sslot {
@@ -90,7 +104,8 @@ void ed_timers_free(ed_timer_service *t)
     if (!t) return;
     for (int k = 0; k < 2; k++) {
         domain *d = &t->d[k];
-        for (size_t i = 0; i < d->n; i++) entry_free(t, d->heap[i].e);
+        for (size_t i = 0; i < d->n; i++)
+            if (owner(&d->heap[i])) entry_free(t, d->heap[i].e);
         free(d->heap);
         free(d->set);
     }
@@ -205,18 +220,19 @@ static void heap_compact(ed_timer_service *t, domain *d)
 {
     size_t k = 0;
     for (size_t i = 0; i < d->n; i++) {
-        if (d->heap[i].e->dead)
-            entry_free(t, d->heap[i].e);
-        else
+        if (slot_live(&d->heap[i]))
             d->heap[k++] = d->heap[i];
+        else if (owner(&d->heap[i]))
+            entry_free(t, d->heap[i].e);
     }
     d->n = k;
     for (size_t i = k / 2; i-- > 0;) heap_down(d, i);
 }
 
+/* Removes the top slot; its entry when the slot owns it, else NULL. */
 static tentry *heap_pop(domain *d)
 {
-    tentry *top = d->heap[0].e;
+    tentry *top = owner(&d->heap[0]) ? d->heap[0].e : NULL;
     d->heap[0] = d->heap[--d->n];
     if (d->n) heap_down(d, 0);
     return top;
@@ -238,6 +254,17 @@ static void recycle_last(ed_timer_service *t)
     }
 }
 
+static int heap_reserve(domain *d)
+{
+    if (d->n < d->cap) return 0;
+    size_t cap = d->cap ? d->cap * 2 : 64;
+    hslot *nh = realloc(d->heap, cap * sizeof(hslot));
+    if (!nh) return -1;
+    d->heap = nh;
+    d->cap = cap;
+    return 0;
+}
+
 int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
                        const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
                        uint32_t nslen)
@@ -251,13 +278,7 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
         if (set_grow(d)) return -1;
         slot = set_find(d, h, time, key, klen, ns, nslen);
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 64;
-        hslot *nh = realloc(d->heap, cap * sizeof(hslot));
-        if (!nh) return -1;
-        d->heap = nh;
-        d->cap = cap;
-    }
+    if (heap_reserve(d)) return -1;
     size_t need = sizeof(tentry) + klen + nslen;
     tentry *e = NULL;
     uint8_t cls = 255;
@@ -274,6 +295,7 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
         if (!e) return -1;
     }
     e->time = time;
+    e->seq = t->seq;
     e->hash = h;
     e->key_group = key_group;
     e->klen = klen;
@@ -305,10 +327,55 @@ void ed_timers_delete(ed_timer_service *t, eddy_time_domain dom, int64_t time,
     if (d->n - d->live > d->live + 1024) heap_compact(t, d);
 }
 
+int ed_timers_move(ed_timer_service *t, eddy_time_domain dom, const uint8_t *key, uint32_t klen,
+                   int key_group, int64_t old_time, const uint8_t *old_ns, int64_t new_time,
+                   const uint8_t *new_ns, uint32_t nslen)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    uint32_t ho = timer_hash(old_time, key, klen, old_ns, nslen);
+    sslot *os = set_find(d, ho, old_time, key, klen, old_ns, nslen);
+    tentry *e = os->e;
+    if (!e || e->cls == 255 || (old_time == new_time && (!nslen || !memcmp(old_ns, new_ns, nslen)))) {
+        ed_timers_delete(t, dom, old_time, key, klen, old_ns, nslen);
+        return ed_timers_register(t, dom, new_time, key, klen, key_group, new_ns, nslen);
+    }
+    uint32_t hn = timer_hash(new_time, key, klen, new_ns, nslen);
+    if (set_find(d, hn, new_time, key, klen, new_ns, nslen)->e) { /* the new one exists */
+        ed_timers_delete(t, dom, old_time, key, klen, old_ns, nslen);
+        return 0;
+    }
+    if (heap_reserve(d)) return -1;
+    /* re-key the entry: out of the set under the old hash, back in under the new one */
+    set_remove_at(d, (uint32_t)(os - d->set));
+    e->time = new_time;
+    e->hash = hn;
+    e->seq = t->seq;
+    if (nslen) memcpy(e->data + klen, new_ns, nslen);
+    uint32_t i = (uint32_t)ed_mix64(hn) & d->mask;
+    while (d->set[i].e) i = (i + 1) & d->mask;
+    d->set[i] = (sslot){hn, e};
+    /* the old heap slot is stale now (its sequence number is not the entry's) */
+    d->heap[d->n] = (hslot){new_time, t->seq++, e};
+    heap_up(d, d->n++);
+    if (d->n - d->live > d->live + 1024) heap_compact(t, d);
+    return 0;
+}
+
+void ed_timers_prefetch(ed_timer_service *t, eddy_time_domain dom, int64_t time,
+                        const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    uint32_t h = timer_hash(time, key, klen, ns, nslen);
+    __builtin_prefetch(&d->set[(uint32_t)ed_mix64(h) & d->mask]);
+}
+
 /* Drops dead entries from the top of the heap. */
 static void skip_dead(ed_timer_service *t, domain *d)
 {
-    while (d->n && d->heap[0].e->dead) entry_free(t, heap_pop(d));
+    while (d->n && !slot_live(&d->heap[0])) {
+        tentry *e = heap_pop(d);
+        if (e) entry_free(t, e);
+    }
 }
 
 bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_timer *out)
@@ -355,7 +422,7 @@ int ed_timers_for_each(ed_timer_service *t, eddy_time_domain dom, ed_timer_fn fn
     if (!v) return -1;
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++)
-        if (!d->heap[i].e->dead) v[n++] = d->heap[i];
+        if (slot_live(&d->heap[i])) v[n++] = d->heap[i];
     ed_assert(n == d->live);
     qsort(v, n, sizeof *v, slot_cmp);
     int rc = 0;

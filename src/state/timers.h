@@ -36,6 +36,18 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain d, int64_t time,
 /* Removes such a timer if it exists. */
 void ed_timers_delete(ed_timer_service *t, eddy_time_domain d, int64_t time,
                       const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen);
+/* Moves the timer (d, key, old_ns, old_time) to (new_ns, new_time): the same as deleting
+ * the old one and then registering the new one (which fires after timers registered
+ * before it at that time), without making a new entry. When the old one does not exist
+ * the new one is registered; when the new one exists already the old one is deleted.
+ * Both namespaces have nslen bytes. 0 or -1 (memory). */
+int ed_timers_move(ed_timer_service *t, eddy_time_domain d, const uint8_t *key, uint32_t klen,
+                   int key_group, int64_t old_time, const uint8_t *old_ns, int64_t new_time,
+                   const uint8_t *new_ns, uint32_t nslen);
+/* A hint: the timer (d, key, ns, time) is about to be registered, deleted or moved, so
+ * its place in the service is fetched into the cache now. Changes nothing. */
+void ed_timers_prefetch(ed_timer_service *t, eddy_time_domain d, int64_t time,
+                        const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen);
 /* The earliest live timer of domain d if its time <= limit: removes it, fills *out and
  * returns true. Timers of equal time come out in the order they were registered. */
 bool ed_timers_pop(ed_timer_service *t, eddy_time_domain d, int64_t limit, ed_timer *out);

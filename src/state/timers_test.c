@@ -123,3 +123,83 @@ ED_TEST(timers_moved_many_times_fire_once_in_order)
     ED_CHECK_STR(buf, "7:a: 20997:m: 20998:k: 20999:l: 100000:z:");
     ed_timers_free(t);
 }
+
+static int mv(ed_timer_service *t, int64_t from, const char *ons, int64_t to, const char *nns,
+              const char *key)
+{
+    return ed_timers_move(t, EDDY_EVENT_TIME, (const uint8_t *)key, (uint32_t)strlen(key), 7, from,
+                          (const uint8_t *)ons, to, (const uint8_t *)nns, (uint32_t)strlen(ons));
+}
+
+/* A move is a delete of the old timer and a register of the new one: the moved timer
+ * fires once, at its new time, after timers registered before the move at that time;
+ * a move of an absent timer registers; a move onto an existing timer deletes the old. */
+ED_TEST(timers_move_is_delete_then_register)
+{
+    ed_timer_service *t = ed_timers_new();
+    reg(t, EDDY_EVENT_TIME, 50, "b", "w2");
+    reg(t, EDDY_EVENT_TIME, 10, "a", "w1");
+    ED_CHECK_INT(mv(t, 10, "w1", 50, "w3", "a"), 0);
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), 2);
+    ED_CHECK_INT(ed_timers_next(t, EDDY_EVENT_TIME), 50);
+    ED_CHECK_INT(mv(t, 99, "w9", 60, "w6", "c"), 0); /* absent: registers */
+    reg(t, EDDY_EVENT_TIME, 70, "d", "w7");
+    ED_CHECK_INT(mv(t, 60, "w6", 70, "w7", "d"), 0); /* another key: plain move */
+    ED_CHECK_INT(mv(t, 70, "w7", 70, "w7", "d"), 0); /* onto itself */
+    reg(t, EDDY_EVENT_TIME, 80, "e", "w8");
+    reg(t, EDDY_EVENT_TIME, 90, "e", "w9");
+    ED_CHECK_INT(mv(t, 80, "w8", 90, "w9", "e"), 0); /* onto an existing one */
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), 5);
+    char buf[256];
+    drain(t, EDDY_EVENT_TIME, INT64_MAX, buf, sizeof buf);
+    ED_CHECK_STR(buf, "50:b:w2 50:a:w3 60:c:w6 70:d:w7 90:e:w9");
+    ed_timers_free(t);
+}
+
+static int count_timer(const ed_timer *tm, void *arg)
+{
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* A session's timer moved with every element of many keys: old heap slots are left
+ * behind (stale) and dropped in bulk; the live timers, listed for snapshots and fired,
+ * are the last position of each, once, in order. */
+ED_TEST(timers_moved_in_place_many_times)
+{
+    ed_timer_service *t = ed_timers_new();
+    enum { KEYS = 300, STEPS = 200 };
+    for (int s = 0; s < STEPS; s++)
+        for (int k = 0; k < KEYS; k++) {
+            char key[16], ons[16], nns[16];
+            snprintf(key, sizeof key, "k%03d", k);
+            snprintf(ons, sizeof ons, "n%05d", s - 1);
+            snprintf(nns, sizeof nns, "n%05d", s);
+            if (s == 0)
+                ED_REQUIRE(reg(t, EDDY_EVENT_TIME, 1000 + k, key, nns) == 0);
+            else
+                ED_REQUIRE(mv(t, 1000 + (s - 1) * 10 + k, ons, 1000 + s * 10 + k, nns, key) == 0);
+            if (s == STEPS / 2 && k == 0) { /* fire something mid-way: the earliest */
+                ed_timer tm;
+                ED_CHECK(!ed_timers_pop(t, EDDY_EVENT_TIME, 999, &tm));
+            }
+        }
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), KEYS);
+    size_t n = 0;
+    ED_CHECK_INT(ed_timers_for_each(t, EDDY_EVENT_TIME, count_timer, &n), 0);
+    ED_CHECK_INT(n, KEYS);
+    ed_timer tm;
+    int64_t last = INT64_MIN;
+    int bad = 0;
+    n = 0;
+    while (ed_timers_pop(t, EDDY_EVENT_TIME, INT64_MAX, &tm)) {
+        int k = atoi((const char *)tm.key + 1);
+        bad += tm.time != 1000 + (STEPS - 1) * 10 + k || tm.time < last ||
+               memcmp(tm.ns, "n00199", 6) != 0;
+        last = tm.time;
+        n++;
+    }
+    ED_CHECK_INT(bad, 0);
+    ED_CHECK_INT(n, KEYS);
+    ed_timers_free(t);
+}
