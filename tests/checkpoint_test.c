@@ -9,6 +9,8 @@
  * restores the snapshot files into fresh backends and compares the counts.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "checkpoint/coordinator.h"
 #include "checkpoint/storage.h"
 #include "ed_test.h"
 #include "job_util.h"
@@ -495,6 +499,165 @@ ED_TEST(filesystem_source_resumes_at_its_checkpointed_line)
         ED_CHECK_INT(bad, 0);
         eddy_env_free(env);
     }
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- a checkpoint that cannot be written ----------------------------------------------------- */
+
+/* A file system whose writes of files under "chk-2/" fail with ENOSPC. */
+static int doomed[64];
+static atomic_int ndoomed;
+
+static int nf_open(ed_fs *fs, const char *p, int flags, mode_t m)
+{
+    int fd = ed_fs_default()->open(ed_fs_default(), p, flags, m);
+    if (fd >= 0 && strstr(p, "/chk-2/") && atomic_load(&ndoomed) < 64)
+        doomed[atomic_fetch_add(&ndoomed, 1)] = fd;
+    return fd;
+}
+static ssize_t nf_write(ed_fs *fs, int fd, const void *b, size_t n)
+{
+    for (int i = 0; i < atomic_load(&ndoomed); i++)
+        if (doomed[i] == fd) {
+            errno = ENOSPC;
+            return -1;
+        }
+    return ed_fs_default()->write(ed_fs_default(), fd, b, n);
+}
+static int nf_fsync(ed_fs *fs, int fd) { return ed_fs_default()->fsync(ed_fs_default(), fd); }
+static int nf_rename(ed_fs *fs, const char *a, const char *b)
+{
+    return ed_fs_default()->rename(ed_fs_default(), a, b);
+}
+static int nf_close(ed_fs *fs, int fd)
+{
+    for (int i = 0; i < atomic_load(&ndoomed); i++)
+        if (doomed[i] == fd) doomed[i] = -1;
+    return ed_fs_default()->close(ed_fs_default(), fd);
+}
+
+/*
+ * ENOSPC while checkpoint 2 is written: that checkpoint fails and is removed, the job goes
+ * on (one failure tolerated), the next checkpoints complete, and the results are exact.
+ */
+ED_TEST(a_checkpoint_that_cannot_be_written_fails_alone)
+{
+    enum { N = 200000, KEYS = 50 };
+    char dir[] = "/tmp/eddy_enospc_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    static ed_fs nospace = {nf_open, nf_write, nf_fsync, nf_rename, nf_close};
+    atomic_store(&ndoomed, 0);
+    eddy_env *env = eddy_env_new();
+    eddy_result *res = sum_job(env, dir, 2, N);
+    ed_env_set_fs(env, &nospace);
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "200 ms");
+    eddy_env_set(env, "execution.checkpointing.tolerable-failed-checkpoints", "1");
+    eddy_env_set(env, "execution.checkpointing.num-retained", "100000");
+    atomic_store(&ticking, true);
+    pthread_t t;
+    pthread_create(&t, NULL, tick, env);
+    int rc = eddy_execute(env, "ckpt test");
+    atomic_store(&ticking, false);
+    pthread_join(t, NULL);
+    ED_REQUIRE(rc == 0);
+    char p1[700], p2[700], p3[700];
+    snprintf(p1, sizeof p1, "%s/ckpt_test/chk-1/_metadata", dir);
+    snprintf(p2, sizeof p2, "%s/ckpt_test/chk-2", dir);
+    snprintf(p3, sizeof p3, "%s/ckpt_test/chk-3/_metadata", dir);
+    ED_CHECK(exists(p1));
+    ED_CHECK(!exists(p2)); /* failed, and cleaned away */
+    ED_CHECK(exists(p3));
+    ED_CHECK(atomic_load(&ndoomed) > 0);
+    int64_t want[KEYS] = {0}, got[KEYS];
+    for (int k = 0; k < KEYS; k++) got[k] = -1;
+    for (int64_t id = 0; id < N; id++) want[id % KEYS] += id;
+    for (size_t i = 0; i < eddy_result_count(res); i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        int64_t k = eddy_row_i64(row, 0), sum = eddy_row_i64(row, 1);
+        if (k >= 0 && k < KEYS && sum > got[k]) got[k] = sum;
+    }
+    int bad = 0;
+    for (int k = 0; k < KEYS; k++) bad += got[k] != want[k];
+    ED_CHECK_INT(bad, 0);
+    eddy_env_free(env);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- a damaged latest checkpoint ------------------------------------------------------------ */
+
+static char damage_root[600];
+static atomic_long damage_at = -1;
+
+/* Fails once at id `damage_at`, truncating a state file of the latest checkpoint first. */
+int ck_damage(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    int64_t id = eddy_row_i64(in, 0);
+    long f = atomic_load(&damage_at);
+    if (id == f && atomic_compare_exchange_strong(&damage_at, &f, -1)) {
+        char latest[4096], file[4200];
+        if (ed_ckpt_latest_below(damage_root, INT64_MAX, latest, sizeof latest)) {
+            snprintf(file, sizeof file, "%s/sum-1", latest);
+            if (truncate(file, 40)) return eddy_fail(ctx, "cannot damage %s", file);
+        }
+        return eddy_fail(ctx, "injected failure at id %lld", (long long)id);
+    }
+    return ck_key_value(ctx, in, out);
+}
+
+/*
+ * The job fails, and its latest checkpoint turns out damaged: the restart reports it and
+ * falls back to the checkpoint before, and the results are still exact.
+ */
+ED_TEST(a_damaged_checkpoint_falls_back_to_the_previous_one)
+{
+    enum { N = 200000, KEYS = 50 };
+    char dir[] = "/tmp/eddy_damaged_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    snprintf(damage_root, sizeof damage_root, "%s/damaged", dir);
+    atomic_store(&damage_at, 120000);
+    eddy_env *env = eddy_env_new();
+    char end[32];
+    snprintf(end, sizeof end, "%d", N - 1);
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set(env, "log.level", getenv("CK_LOG") ? getenv("CK_LOG") : "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "200 ms");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    eddy_env_set(env, "execution.checkpointing.num-retained", "3");
+    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
+    eddy_env_set(env, "restart-strategy.fixed-delay.attempts", "3");
+    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "10 ms");
+    eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
+                                   "fields.id.start", "0", "fields.id.end", end,
+                                   "rows-per-second", "100000", NULL);
+    eddy_uid(src, "gen");
+    eddy_stream *kv = eddy_uid(eddy_map(src, EDDY_FN(ck_damage), "k BIGINT, v BIGINT"), "kv");
+    eddy_stream *sums = eddy_keyed_process(eddy_key_by(kv, "k"), EDDY_FN(ck_sum_kv),
+                                           EDDY_FN_NONE, "k BIGINT, s BIGINT");
+    eddy_uid(eddy_set_parallelism(sums, 2), "sum");
+    eddy_result *res = eddy_collect(sums);
+    atomic_store(&ticking, true);
+    pthread_t t;
+    pthread_create(&t, NULL, tick, env);
+    int rc = eddy_execute(env, "damaged");
+    atomic_store(&ticking, false);
+    pthread_join(t, NULL);
+    ED_REQUIRE(rc == 0);
+    ED_CHECK_INT(atomic_load(&damage_at), -1);
+    int64_t want[KEYS] = {0}, got[KEYS];
+    for (int k = 0; k < KEYS; k++) got[k] = -1;
+    for (int64_t id = 0; id < N; id++) want[id % KEYS] += id;
+    for (size_t i = 0; i < eddy_result_count(res); i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        int64_t k = eddy_row_i64(row, 0), sum = eddy_row_i64(row, 1);
+        if (k >= 0 && k < KEYS && sum > got[k]) got[k] = sum;
+    }
+    int bad = 0;
+    for (int k = 0; k < KEYS; k++) bad += got[k] != want[k];
+    ED_CHECK_INT(bad, 0);
+    eddy_env_free(env);
     ed_err e = {0};
     ed_remove_tree(dir, &e);
 }

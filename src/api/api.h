@@ -31,7 +31,11 @@ struct eddy_env {
     bool cancel_requested;
     ed_manual_clock manual; /* eddy_env_use_manual_clock */
     bool use_manual;
+    ed_fs *fs; /* checkpoint files go through it (tests inject faults); NULL: the real one */
 };
+
+/* Tests: checkpoint files of the env's jobs go through fs (fault injection). */
+void ed_env_set_fs(eddy_env *env, ed_fs *fs);
 
 /* Takes ownership of cfg; code may be NULL (functions resolve in the process). */
 eddy_env *ed_env_new_with(ed_config *cfg, void *code);

@@ -109,6 +109,8 @@ static int apply_logging(eddy_env *env)
     return 0;
 }
 
+void ed_env_set_fs(eddy_env *env, ed_fs *fs) { env->fs = fs; }
+
 void eddy_env_use_manual_clock(eddy_env *env, int64_t start_ms)
 {
     ed_manual_clock_init(&env->manual, start_ms);
@@ -127,13 +129,16 @@ void eddy_env_advance_clock(eddy_env *env, int64_t ms)
 /* One attempt of the job: 0, or -1 with job->err (or env->err for a job that could not be
  * made). *last_ckpt gets the id of its latest completed checkpoint (0: none). */
 static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t first_id,
-                       int64_t *last_ckpt, char *ckpt_dir, size_t cap, bool *made)
+                       int64_t *last_ckpt, char *ckpt_dir, size_t cap, bool *made,
+                       bool *restore_failed)
 {
     ed_job *job = ed_xcalloc(1, sizeof(*job));
     ed_err err = {0};
     ed_clock *clock = env->use_manual ? &env->manual.base : ed_clock_system();
     *made = false;
-    if (ed_job_create(job, &env->sg, cfg, env->code, name, clock, &err)) {
+    *restore_failed = false;
+    if (ed_job_create(job, &env->sg, cfg, env->code, name, clock, env->fs, &err)) {
+        *restore_failed = atomic_load(&job->restore_failed);
         ed_err_set(&env->err, "job '%s': %s", name, err.msg);
         ed_job_destroy(job);
         free(job);
@@ -156,6 +161,7 @@ static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t 
     if (rc) ed_err_set(&env->err, "%s", job->err.msg);
     for (int i = 0; i < env->sg.nnodes; i++)
         if (env->sg.nodes[i]->result) ed_result_finish(env->sg.nodes[i]->result);
+    *restore_failed = atomic_load(&job->restore_failed);
     *last_ckpt = 0;
     if (job->coord) {
         ed_coord_stats st = ed_coord_get_stats(job->coord);
@@ -185,14 +191,29 @@ int eddy_execute(eddy_env *env, const char *job_name)
         return -1;
     }
     ed_config *cfg = ed_config_copy(env->cfg);
-    int64_t last_id = 0;
+    int64_t last_id = 0, restoring_id = 0;
+    char root[4096] = ""; /* <checkpoint dir>/<job>, once a checkpoint completed */
     int rc;
     for (int attempt = 1;; attempt++) {
         char dir[4096] = "";
         int64_t id = 0;
-        bool made;
-        rc = run_attempt(env, cfg, name, last_id, &id, dir, sizeof dir, &made);
-        if (rc == 0 || !made) break;
+        bool made, restore_failed;
+        rc = run_attempt(env, cfg, name, last_id, &id, dir, sizeof dir, &made, &restore_failed);
+        if (rc == 0) break;
+        if (restore_failed && restoring_id && root[0]) {
+            /* the checkpoint cannot be read back: fall back to the one before it */
+            char older[4096];
+            int64_t prev = ed_ckpt_latest_below(root, restoring_id, older, sizeof older);
+            if (!prev) break;
+            ed_log(ED_WARN, "runtime", "job '%s': checkpoint %lld cannot be restored (%s); "
+                   "falling back to checkpoint %lld", name, (long long)restoring_id,
+                   env->err.msg, (long long)prev);
+            restoring_id = prev;
+            ed_config_set(cfg, "execution.savepoint.path", older, &err);
+            ed_err_clear(&env->err);
+            continue;
+        }
+        if (!made) break;
         pthread_mutex_lock(&env->mu);
         bool cancelled = env->cancel_requested;
         pthread_mutex_unlock(&env->mu);
@@ -206,6 +227,10 @@ int eddy_execute(eddy_env *env, const char *job_name)
         }
         if (id) {
             last_id = id;
+            restoring_id = id;
+            snprintf(root, sizeof root, "%s", dir);
+            char *slash = strrchr(root, '/');
+            if (slash) *slash = 0;
             ed_config_set(cfg, "execution.savepoint.path", dir, &err);
         }
         ed_log(ED_WARN, "runtime", "job '%s' failed (%s); restarting in %lld ms from %s", name,

@@ -109,7 +109,8 @@ ed_harness *ed_harness_new(eddy_env *env, eddy_stream *s, ed_err *err)
     ed_sb_init(&h->text);
     h->cfg = ed_config_copy(env->cfg);
     ed_config_set(h->cfg, "pipeline.operator-chaining.enabled", "false", err);
-    if (ed_job_create(&h->job, &env->sg, h->cfg, env->code, "harness", &env->manual.base, err)) {
+    if (ed_job_create(&h->job, &env->sg, h->cfg, env->code, "harness", &env->manual.base, NULL,
+                      err)) {
         h->job_made = true;
         ed_harness_free(h);
         return NULL;

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #define MAX_PENDING 8
 
@@ -261,6 +263,26 @@ void ed_coord_stop(ed_coord *c)
     c->stopped = true;
     while (c->npending) drop(c, &c->p[0], true);
     pthread_mutex_unlock(&c->mu);
+}
+
+int64_t ed_ckpt_latest_below(const char *root, int64_t below, char *out, size_t cap)
+{
+    DIR *d = opendir(root);
+    if (!d) return 0;
+    int64_t best = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long long id;
+        char tail;
+        if (sscanf(de->d_name, "chk-%lld%c", &id, &tail) != 1 || id <= best || id >= below) continue;
+        char meta[4400];
+        struct stat st;
+        snprintf(meta, sizeof meta, "%s/%s/_metadata", root, de->d_name);
+        if (stat(meta, &st) == 0) best = id;
+    }
+    closedir(d);
+    if (best) snprintf(out, cap, "%s/chk-%lld", root, (long long)best);
+    return best;
 }
 
 void ed_coord_resume_ids(ed_coord *c, int64_t last_id)

@@ -62,6 +62,10 @@ int64_t ed_coord_check_timeouts(ed_coord *c, int64_t now, bool *fatal);
 void ed_coord_stop(ed_coord *c);
 
 ed_coord_stats ed_coord_get_stats(ed_coord *c);
+/* The completed checkpoint (one with _metadata) of highest id below `below` in the job's
+ * checkpoint directory root (<dir>/<job>); its id, with its directory in out, or 0. */
+int64_t ed_ckpt_latest_below(const char *root, int64_t below, char *out, size_t cap);
+
 /* After a restart: number new checkpoints after `last_id`, as Flink continues its ids. */
 void ed_coord_resume_ids(ed_coord *c, int64_t last_id);
 

@@ -78,7 +78,7 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
         char key[256], path[4400];
         operator_key(op, key, sizeof key);
         snprintf(path, sizeof path, "%s/%s-%d", dir, key, t->subtask);
-        rc = ed_ckpt_write(ed_fs_default(), path, ED_CKPT_OPERATOR_STATE, payload.data,
+        rc = ed_ckpt_write(t->job->fs, path, ED_CKPT_OPERATOR_STATE, payload.data,
                            payload.len, err);
         if (!rc)
             ed_sb_printf(lines, "state %s %d %d %s-%d %zu\n", key, t->subtask,

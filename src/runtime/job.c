@@ -215,9 +215,10 @@ static int make_writer(ed_job *job, ed_task *t, const ed_jedge *e, ed_writer **o
 }
 
 int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
-                  const char *name, ed_clock *clock, ed_err *err)
+                  const char *name, ed_clock *clock, ed_fs *fs, ed_err *err)
 {
     memset(job, 0, sizeof(*job));
+    job->fs = fs ? fs : ed_fs_default();
     job->clock = clock ? clock : ed_clock_system();
     pthread_mutex_init(&job->coord_mu, NULL);
     pthread_cond_init(&job->coord_cv, NULL);
@@ -304,10 +305,13 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
         }
     }
     /* the checkpoint to start from, when given */
-    if (ed_job_prepare_restore(job, err)) return -1;
+    if (ed_job_prepare_restore(job, err)) {
+        atomic_store(&job->restore_failed, true);
+        return -1;
+    }
     /* checkpointing, when configured */
     ed_err_clear(err);
-    job->coord = ed_coord_new(cfg, name, job->ntasks, jg->max_parallelism, NULL, err);
+    job->coord = ed_coord_new(cfg, name, job->ntasks, jg->max_parallelism, job->fs, err);
     if (!job->coord && err->set) return -1;
     /* per-input channel counts at each head */
     for (int k = 0; k < job->ntasks; k++) {

@@ -400,6 +400,7 @@ static void *task_main(void *arg)
     if (rc == 0 && t->job->restore) {
         ed_err err = {0};
         if (ed_task_restore(t, &err)) {
+            atomic_store(&t->job->restore_failed, true);
             ed_job_fail(t->job, "%s", err.msg);
             rc = -1;
         }

@@ -10,6 +10,7 @@
 #define ED_TASK_H
 
 #include "channel.h"
+#include "../checkpoint/storage.h"
 #include "graph.h"
 
 typedef struct ed_job ed_job;
@@ -93,12 +94,14 @@ struct ed_job {
     char *name;
     ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
     struct ed_coord *coord; /* checkpointing, or NULL */
+    ed_fs *fs;              /* where checkpoint files are written */
     pthread_t coord_thread;
     bool coord_started;
     pthread_mutex_t coord_mu;
     pthread_cond_t coord_cv;
     bool done; /* guarded by coord_mu: the tasks have ended */
     struct ed_restore *restore; /* the checkpoint the job starts from, or NULL */
+    _Atomic bool restore_failed; /* that checkpoint could not be restored */
 };
 
 /* Reads the checkpoint named by execution.savepoint.path and checks that the job claims
@@ -123,8 +126,9 @@ void ed_op_keyed_free(ed_operator *op);
 void ed_job_wake(ed_job *job);
 
 /* Builds tasks, channels and operators for a job graph; -1 with err set. */
+/* fs: the file system checkpoints are written through (NULL: the real one). */
 int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
-                  const char *name, ed_clock *clock, ed_err *err);
+                  const char *name, ed_clock *clock, ed_fs *fs, ed_err *err);
 /* Runs every task to completion or failure; 0, or -1 with job->err set. */
 int ed_job_run(ed_job *job);
 void ed_job_cancel(ed_job *job);
