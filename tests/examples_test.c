@@ -17,6 +17,7 @@
  * channels, key by key, and the engine's lines for each key must be one of the outcomes
  * Flink's semantics allow for that interleaving space - never an outcome none allows.
  */
+#include <dirent.h>
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -766,4 +767,147 @@ ED_TEST(readme_quickstart_runs_click_sessions)
     CHECK_TEXT(p.out, click_sessions_p1);
     ED_CHECK_CONTAINS(p.err, "late clicks: 1\n");
     proc_free(&p);
+}
+
+/* ---- exactly_once_sum: kill -9 and start again ----------------------------------------------- */
+
+#define EXACTLY_ONCE_SUM EDDY_BUILD_DIR "/exactly_once_sum.so"
+
+/* The example's expected output, from the input: one "key,total" line per key, sorted. */
+static char *expected_sums(const char *csv)
+{
+    char keys[64][16];
+    long long totals[64];
+    int n = 0;
+    FILE *f = fopen(csv, "r");
+    char k[16];
+    long long v;
+    while (f && fscanf(f, "%15[^,],%lld\n", k, &v) == 2) {
+        int i = 0;
+        while (i < n && strcmp(keys[i], k)) i++;
+        if (i == n) {
+            snprintf(keys[n], sizeof keys[n], "%s", k);
+            totals[n++] = 0;
+        }
+        totals[i] += v;
+    }
+    if (f) fclose(f);
+    sbuf b = {0};
+    for (int i = 0; i < n; i++) sb_printf(&b, "%s,%lld\n", keys[i], totals[i]);
+    char *text = sb_take(&b);
+    size_t nl;
+    char **lines = split_lines(text, &nl);
+    qsort(lines, nl, sizeof(char *), cmp_str);
+    free(text);
+    sbuf s = {0};
+    for (size_t i = 0; i < nl; i++) sb_printf(&s, "%s\n", lines[i]);
+    free_lines(lines, nl);
+    return sb_take(&s);
+}
+
+/* The committed part files of dir, their lines sorted; NULL when an in-progress file is
+ * left over. */
+static char *committed(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return strdup("");
+    sbuf all = {0};
+    struct dirent *de;
+    bool stray = false;
+    while ((de = readdir(d))) {
+        if (!strncmp(de->d_name, ".part-", 6)) stray = true;
+        if (strncmp(de->d_name, "part-", 5)) continue;
+        char p[PATH_MAX + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        char *t = slurp(p);
+        if (t) sb_printf(&all, "%s", t);
+        free(t);
+    }
+    closedir(d);
+    char *text = sb_take(&all);
+    if (stray) {
+        free(text);
+        return NULL;
+    }
+    size_t nl;
+    char **lines = split_lines(text, &nl);
+    qsort(lines, nl, sizeof(char *), cmp_str);
+    free(text);
+    sbuf s = {0};
+    for (size_t i = 0; i < nl; i++) sb_printf(&s, "%s\n", lines[i]);
+    free_lines(lines, nl);
+    return sb_take(&s);
+}
+
+/* The newest completed checkpoint under root ("" when none). */
+static void latest_checkpoint(const char *root, char *out, size_t cap)
+{
+    out[0] = 0;
+    DIR *d = opendir(root);
+    if (!d) return;
+    long best = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long id;
+        if (sscanf(de->d_name, "chk-%ld", &id) != 1 || id <= best) continue;
+        char meta[PATH_MAX + 300];
+        struct stat st;
+        snprintf(meta, sizeof meta, "%s/%s/_metadata", root, de->d_name);
+        if (stat(meta, &st) == 0) {
+            best = id;
+            snprintf(out, cap, "%s/%s", root, de->d_name);
+        }
+    }
+    closedir(d);
+}
+
+ED_TEST(exactly_once_sum_survives_kill_9)
+{
+    char in[PATH_MAX], out[PATH_MAX], ck[PATH_MAX], root[PATH_MAX + 32];
+    scratch_path(in, sizeof in, "eos-in.csv");
+    scratch_path(out, sizeof out, "eos-out");
+    scratch_path(ck, sizeof ck, "eos-ck");
+    snprintf(root, sizeof root, "%s/Exactly-Once_Sum", ck);
+    sbuf data = {0};
+    uint64_t x = 12345;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        sb_printf(&data, "k%d,%d\n", (int)(x >> 59) + (int)((x >> 40) % 7), (int)((x >> 20) % 1000));
+    }
+    char *text = sb_take(&data);
+    ED_REQUIRE(write_file(in, text) == 0);
+    free(text);
+    char dflag[PATH_MAX + 64];
+    snprintf(dflag, sizeof dflag, "execution.checkpointing.dir=%s", ck);
+
+    /* the first run, throttled, killed once two checkpoints are complete */
+    const char *argv[] = {EDDY, "run", "-D", "log.level=WARN", "-D",
+                          "execution.checkpointing.interval=200ms", "-D", dflag, "-D",
+                          "execution.checkpointing.num-retained=3", EXACTLY_ONCE_SUM, in, out,
+                          "8000", NULL};
+    proc p;
+    ED_REQUIRE(proc_start(&p, (char *const *)argv, NULL, NULL) == 0);
+    char chk[PATH_MAX + 64] = "";
+    for (int i = 0; i < 1500 && !proc_exited(&p); i++) {
+        latest_checkpoint(root, chk, sizeof chk);
+        if (strstr(chk, "chk-") && atoi(strstr(chk, "chk-") + 4) >= 2) break;
+        sleep_ms(10);
+    }
+    ED_REQUIRE(!proc_exited(&p)); /* it was killed mid-run, not finished */
+    kill(-p.pid, SIGKILL);
+    proc_wait(&p, TIMEOUT_MS);
+    proc_free(&p);
+    latest_checkpoint(root, chk, sizeof chk);
+    ED_REQUIRE(chk[0]);
+
+    /* started again from its latest checkpoint, at full speed */
+    proc q;
+    EDDY_RUN(&q, "run", "-D", "log.level=WARN", "-s", chk, EXACTLY_ONCE_SUM, in, out);
+    CHECK_EXIT(&q, 0);
+    proc_free(&q);
+    char *got = committed(out), *want = expected_sums(in);
+    ED_REQUIRE(got);
+    CHECK_TEXT(got, want);
+    free(got);
+    free(want);
 }

@@ -40,5 +40,6 @@ extern const ed_factory ed_connector_socket;            /* source "socket", max 
 extern const ed_factory ed_connector_print;             /* sink "print" */
 extern const ed_factory ed_connector_blackhole;         /* sink "blackhole" */
 extern const ed_factory ed_connector_filesystem_sink;   /* sink "filesystem" */
+extern const ed_factory ed_connector_filesink;          /* sink "filesink", exactly once */
 
 #endif

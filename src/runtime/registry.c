@@ -42,6 +42,7 @@ static const ed_factory *const factories[] = {
     &ed_connector_print,
     &ed_connector_blackhole,
     &ed_connector_filesystem_sink,
+    &ed_connector_filesink,
 };
 
 static const ed_factory *find_in(const ed_factory *const *t, const char *name,
