@@ -70,6 +70,13 @@ static void *run_sink_job(void *arg)
     return NULL;
 }
 
+static void *run_rolling(void *arg)
+{
+    job_run *r = arg;
+    r->rc = eddy_execute(r->env, "rolling");
+    return NULL;
+}
+
 static void nap(int ms) { usleep((useconds_t)ms * 1000); }
 
 static bool exists(const char *p)
@@ -753,6 +760,81 @@ ED_TEST(file_sink_commits_each_row_exactly_once_across_a_crash)
         eddy_env_free(env);
     }
     ED_CHECK_INT(count_ids(out, N), 0);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- rolling aggregations keep their sums across a restore ----------------------------------- */
+
+static atomic_long agg_seen;
+
+int ck_count_kv(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    atomic_fetch_add(&agg_seen, 1);
+    return ck_key_value(ctx, in, out);
+}
+
+static eddy_result *rolling_job(eddy_env *env, const char *dir, int p, int64_t n)
+{
+    char end[32];
+    snprintf(end, sizeof end, "%lld", (long long)n - 1);
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
+                                   "fields.id.start", "0", "fields.id.end", end,
+                                   "rows-per-second", "100000", NULL);
+    eddy_uid(src, "gen");
+    eddy_stream *kv = eddy_uid(eddy_map(src, EDDY_FN(ck_count_kv), "k BIGINT, v BIGINT"), "kv");
+    eddy_stream *sums = eddy_sum(eddy_key_by(kv, "k"), "v");
+    eddy_uid(eddy_set_parallelism(sums, p), "rolling");
+    return eddy_collect(sums);
+}
+
+ED_TEST(rolling_sums_restore_at_another_parallelism)
+{
+    enum { N = 200000, KEYS = 50 };
+    char dir[] = "/tmp/eddy_rolling_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    atomic_store(&agg_seen, 0);
+    eddy_env *a = eddy_env_new();
+    rolling_job(a, dir, 2, N);
+    job_run r = {.env = a};
+    pthread_create(&r.thread, NULL, run_rolling, &r);
+    for (int i = 0; i < 2000 && atomic_load(&agg_seen) < N / 5; i++) nap(2);
+    char chk[600], meta[700];
+    snprintf(chk, sizeof chk, "%s/rolling/chk-1", dir);
+    snprintf(meta, sizeof meta, "%s/_metadata", chk);
+    for (int i = 0; i < 2000 && !exists(meta); i++) {
+        eddy_env_advance_clock(a, 100);
+        nap(2);
+    }
+    ED_REQUIRE(exists(meta));
+    eddy_env_cancel(a);
+    pthread_join(r.thread, NULL);
+    eddy_env_free(a);
+
+    eddy_env *b = eddy_env_new();
+    eddy_result *res = rolling_job(b, dir, 3, N);
+    eddy_env_set(b, "execution.savepoint.path", chk);
+    eddy_env_set(b, "execution.checkpointing.interval", "0");
+    ED_REQUIRE(eddy_execute(b, "rolling") == 0);
+    int64_t want[KEYS] = {0}, got[KEYS];
+    for (int k = 0; k < KEYS; k++) got[k] = -1;
+    for (int64_t id = 0; id < N; id++) want[id % KEYS] += id;
+    for (size_t i = 0; i < eddy_result_count(res); i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        int64_t k = eddy_row_i64(row, 0), s = eddy_row_i64(row, 1);
+        if (k >= 0 && k < KEYS && s > got[k]) got[k] = s;
+    }
+    int bad = 0;
+    for (int k = 0; k < KEYS; k++)
+        if (got[k] != want[k] && bad++ < 3)
+            ED_FAIL_AT("key %d: %lld after restore, %lld uninterrupted", k, (long long)got[k],
+                       (long long)want[k]);
+    ED_CHECK_INT(bad, 0);
+    eddy_env_free(b);
     ed_err e = {0};
     ed_remove_tree(dir, &e);
 }

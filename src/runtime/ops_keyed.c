@@ -11,6 +11,7 @@
  * and its key group kept with the entry for snapshots.
  */
 #include "../state/heap_kv.h"
+#include "../state/snapshot.h"
 #include "operators.h"
 
 enum { AGG_SUM, AGG_MIN, AGG_MAX, AGG_MIN_BY, AGG_MAX_BY };
@@ -193,5 +194,82 @@ static int agg_process(ed_operator *op, int input, const eddy_row *row, int64_t 
     return ed_out_emit(&op->out, (const eddy_row *)e->val, ts);
 }
 
-const ed_op_vt ed_op_reduce_vt = {.open = reduce_open, .process = reduce_process, .close = keyed_close};
-const ed_op_vt ed_op_agg_vt = {.open = agg_open, .process = agg_process, .close = keyed_close};
+/*
+ * Checkpoints: every key's accumulated row with its key group, so that a restore at any
+ * parallelism takes the keys of its own key groups.
+ *
+ *   uint32 version 1 | uint32 0 | uint64 count |
+ *   count x {uint32 key group | uint32 key length | uint32 row length | uint32 0 |
+ *            key bytes, padded to 8 | row}
+ */
+static int keyed_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
+{
+    keyed_state *s = op->state;
+    uint32_t head[2] = {1, 0};
+    uint64_t count = s->kv.count;
+    ed_sb_append(out, head, 8);
+    ed_sb_append(out, &count, 8);
+    static const uint8_t zeros[8] = {0};
+    for (uint32_t i = 0; i <= s->kv.mask; i++) {
+        const ed_kv_entry *e = s->kv.slots[i];
+        if (!e) continue;
+        uint32_t h[4] = {e->key_group, e->klen, e->vlen, 0};
+        ed_sb_append(out, h, sizeof h);
+        ed_sb_append(out, e->key, e->klen);
+        ed_sb_append(out, zeros, ED_ALIGN8(e->klen) - e->klen);
+        ed_sb_append(out, e->val, e->vlen);
+    }
+    return 0;
+}
+
+static int keyed_restore(ed_operator *op, const struct ed_snapshot_ref *old, int nold)
+{
+    keyed_state *s = op->state;
+    int first, last;
+    ed_key_group_range(op->ctx.subtask, op->ctx.parallelism, op->ctx.max_parallelism, &first,
+                       &last);
+    for (int k = 0; k < nold; k++) {
+        const uint8_t *p = old[k].data, *end = p + old[k].len;
+        uint32_t head[2];
+        uint64_t count;
+        if (old[k].len < 16) continue; /* an old subtask without keys */
+        memcpy(head, p, 8);
+        memcpy(&count, p + 8, 8);
+        if (head[0] != 1) return ed_op_fail(op, "keyed aggregation: unknown state format %u", head[0]);
+        p += 16;
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t h[4];
+            if (end - p < 16) return ed_op_fail(op, "keyed aggregation: state cut short");
+            memcpy(h, p, 16);
+            p += 16;
+            size_t kpad = ED_ALIGN8((size_t)h[1]);
+            if ((size_t)(end - p) < kpad || (size_t)(end - p) - kpad < h[2] || h[2] < 8 ||
+                (h[2] & 7) || h[0] >= (uint32_t)op->ctx.max_parallelism)
+                return ed_op_fail(op, "keyed aggregation: state entry %llu does not fit",
+                                  (unsigned long long)i);
+            const uint8_t *key = p, *row = p + kpad;
+            p += kpad + h[2];
+            if ((int)h[0] < first || (int)h[0] > last) continue;
+            if (eddy_row_size((const eddy_row *)row) != h[2])
+                return ed_op_fail(op, "keyed aggregation: a row of state entry %llu is damaged",
+                                  (unsigned long long)i);
+            uint32_t hash = ed_key_hash(key, h[1]);
+            ed_kv_entry *e = ed_heap_kv_get(&s->kv, key, h[1], hash);
+            if (!e) e = ed_heap_kv_insert(&s->kv, key, h[1], hash, h[0]);
+            if (!e || ed_heap_kv_set(&s->kv, e, row, h[2]))
+                return ed_op_fail(op, "out of memory for keyed state");
+        }
+    }
+    return 0;
+}
+
+const ed_op_vt ed_op_reduce_vt = {.open = reduce_open,
+                                  .process = reduce_process,
+                                  .close = keyed_close,
+                                  .snapshot = keyed_snapshot,
+                                  .restore = keyed_restore};
+const ed_op_vt ed_op_agg_vt = {.open = agg_open,
+                               .process = agg_process,
+                               .close = keyed_close,
+                               .snapshot = keyed_snapshot,
+                               .restore = keyed_restore};
