@@ -12,6 +12,7 @@
  * Prints records/s, records per CPU-second of the process, and engine/baseline.
  */
 #include <sched.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ typedef struct result {
     double secs, cpu;
 } result;
 
+static const char *checkpoint_dir; /* set: the engine checkpoints every second into it */
+
 static result run_engine(int64_t n, int p)
 {
     char end[32];
@@ -46,6 +49,10 @@ static result run_engine(int64_t n, int p)
     eddy_env_set_parallelism(env, p);
     eddy_env_set(env, "log.level", "WARN");
     bench_apply_conf(env);
+    if (checkpoint_dir) {
+        eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+        eddy_env_set(env, "execution.checkpointing.dir", checkpoint_dir);
+    }
     eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
                                    "fields.id.start", "0", "fields.id.end", end,
                                    "rows-per-second", "0", NULL);
@@ -133,5 +140,24 @@ int main(int argc, char **argv)
     bench_use_cores(ncpu);
     if (one_core > 0 && two_cores > 0)
         printf("scaling from 1 to 2 cores: %.2fx\n", two_cores / one_core);
+
+    /* the same job checkpointing every second, against none (p=1, 2 cores, 3 runs each) */
+    char dir[] = "/tmp/eddy_bench_ckpt.XXXXXX";
+    if (mkdtemp(dir)) {
+        double best[2] = {0, 0};
+        for (int i = 0; i < 6; i++) {
+            checkpoint_dir = i % 2 ? dir : NULL;
+            result r = run_engine(n, 1);
+            if ((double)n / r.secs > best[i % 2]) best[i % 2] = (double)n / r.secs;
+        }
+        checkpoint_dir = NULL;
+        printf("%-22s %14.0f\n%-22s %14.0f   (%.1f%% %s)\n", "p=1, no checkpoints", best[0],
+               "p=1, checkpoint / 1 s", best[1], 100.0 * fabs(1.0 - best[1] / best[0]),
+               best[1] < best[0] ? "slower" : "faster");
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd)) {
+        }
+    }
     return 0;
 }
