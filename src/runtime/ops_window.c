@@ -378,24 +378,6 @@ int ed_window_reduce_min0(eddy_ctx *ctx, const eddy_row *acc, const eddy_row *in
     return 0;
 }
 
-/* <0, 0, >0 as field f of a compares to field f of b; NULL is smallest. */
-static int cmp_field(eddy_type t, const eddy_row *a, const eddy_row *b, uint32_t f)
-{
-    bool na = eddy_row_is_null(a, f), nb = eddy_row_is_null(b, f);
-    if (na || nb) return (int)nb - (int)na;
-    if (t == EDDY_DOUBLE) {
-        double x = eddy_row_f64(a, f), y = eddy_row_f64(b, f);
-        return (x > y) - (x < y);
-    }
-    if (t == EDDY_STRING || t == EDDY_BYTES) {
-        eddy_str x = eddy_row_str(a, f), y = eddy_row_str(b, f);
-        int c = memcmp(x.ptr, y.ptr, x.len < y.len ? x.len : y.len);
-        return c ? c : (x.len > y.len) - (x.len < y.len);
-    }
-    int64_t x = eddy_row_i64(a, f), y = eddy_row_i64(b, f);
-    return (x > y) - (x < y);
-}
-
 /* sum/min/max keep the first row with the field aggregated; min_by/max_by keep the row
  * holding the extreme, the first one on ties (as the rolling aggregations). */
 static int builtin_combine(ed_window_op *w, const eddy_row *acc, const eddy_row *in,
@@ -405,9 +387,9 @@ static int builtin_combine(ed_window_op *w, const eddy_row *acc, const eddy_row 
     int c;
     switch (w->agg) {
     case ED_WAGG_MIN_BY:
-        return eddy_rb_copy(out, cmp_field(w->ftype, in, acc, f) < 0 ? in : acc);
+        return eddy_rb_copy(out, ed_field_cmp(w->ftype, in, acc, f) < 0 ? in : acc);
     case ED_WAGG_MAX_BY:
-        return eddy_rb_copy(out, cmp_field(w->ftype, in, acc, f) > 0 ? in : acc);
+        return eddy_rb_copy(out, ed_field_cmp(w->ftype, in, acc, f) > 0 ? in : acc);
     default:
         break;
     }
@@ -429,7 +411,7 @@ static int builtin_combine(ed_window_op *w, const eddy_row *acc, const eddy_row 
         break;
     case ED_WAGG_MIN:
     case ED_WAGG_MAX:
-        c = cmp_field(w->ftype, in, acc, f);
+        c = ed_field_cmp(w->ftype, in, acc, f);
         if ((w->agg == ED_WAGG_MIN && c < 0) || (w->agg == ED_WAGG_MAX && c > 0))
             eddy_rb__put(out, f, eddy_row_slot(in, f));
         break;
