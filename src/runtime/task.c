@@ -299,6 +299,18 @@ int ed_task_open(ed_task *t)
     for (int i = t->nops - 1; i >= 0; i--) {
         ed_operator *op = &t->ops[i];
         if (op->vt->open && op->vt->open(op, &op->err)) return -1;
+    }
+    /* state comes back before the user's open functions read it (Flink's initializeState) */
+    if (t->job->restore) {
+        ed_err err = {0};
+        if (ed_task_restore(t, &err)) {
+            atomic_store(&t->job->restore_failed, true);
+            ed_job_fail(t->job, "%s", err.msg);
+            return -1;
+        }
+    }
+    for (int i = t->nops - 1; i >= 0; i--) {
+        ed_operator *op = &t->ops[i];
         if (op->node->open_fn.name || op->node->open_fn.ptr) {
             eddy_open_fn f = (eddy_open_fn)ed_op_resolve(op, &op->node->open_fn);
             if (!f) return -1;
@@ -397,14 +409,6 @@ static void *task_main(void *arg)
     ed_task *t = arg;
     t->last_flush_ns = ed_mono_ns();
     int rc = ed_task_open(t);
-    if (rc == 0 && t->job->restore) {
-        ed_err err = {0};
-        if (ed_task_restore(t, &err)) {
-            atomic_store(&t->job->restore_failed, true);
-            ed_job_fail(t->job, "%s", err.msg);
-            rc = -1;
-        }
-    }
     if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
     if (rc) task_failed(t, "processing failed");
     ed_task_close(t);
