@@ -45,6 +45,7 @@ int ck_count(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 
 typedef struct job_run {
     eddy_env *env;
+    const char *name; /* the job's name: its checkpoints go to <dir>/<name>/ */
     pthread_t thread;
     int rc;
 } job_run;
@@ -52,28 +53,7 @@ typedef struct job_run {
 static void *run_job(void *arg)
 {
     job_run *r = arg;
-    r->rc = eddy_execute(r->env, "ckpt test");
-    return NULL;
-}
-
-static void *run_job_named(void *arg)
-{
-    job_run *r = arg;
-    r->rc = eddy_execute(r->env, "fs test");
-    return NULL;
-}
-
-static void *run_sink_job(void *arg)
-{
-    job_run *r = arg;
-    r->rc = eddy_execute(r->env, "sink test");
-    return NULL;
-}
-
-static void *run_rolling(void *arg)
-{
-    job_run *r = arg;
-    r->rc = eddy_execute(r->env, "rolling");
+    r->rc = eddy_execute(r->env, r->name ? r->name : "ckpt test");
     return NULL;
 }
 
@@ -95,13 +75,6 @@ static int wrong_sums(const eddy_result *res, int64_t n, int keys)
             fprintf(stderr, "  key %d: sum %lld, uninterrupted %lld\n", k, (long long)got[k],
                     (long long)want[k]);
     return bad;
-}
-
-static void *run_opstate(void *arg)
-{
-    job_run *r = arg;
-    r->rc = eddy_execute(r->env, "opstate");
-    return NULL;
 }
 
 static void nap(int ms) { usleep((useconds_t)ms * 1000); }
@@ -481,8 +454,8 @@ ED_TEST(filesystem_source_resumes_at_its_checkpointed_line)
         if (run == 0) {
             atomic_store(&slow_left, 40000);
             atomic_store(&summed, 0);
-            job_run r = {.env = env};
-            pthread_create(&r.thread, NULL, run_job_named, &r);
+            job_run r = {.env = env, .name = "fs test"};
+            pthread_create(&r.thread, NULL, run_job, &r);
             for (int i = 0; i < 4000 && !exists(meta); i++) {
                 eddy_env_advance_clock(env, 100);
                 nap(2);
@@ -708,8 +681,8 @@ ED_TEST(file_sink_commits_each_row_exactly_once_across_a_crash)
         snprintf(chk, sizeof chk, "%s/sink_test/chk-2", ck);
         snprintf(meta, sizeof meta, "%s/_metadata", chk);
         if (run == 0) {
-            job_run r = {.env = env};
-            pthread_create(&r.thread, NULL, run_sink_job, &r);
+            job_run r = {.env = env, .name = "sink test"};
+            pthread_create(&r.thread, NULL, run_job, &r);
             for (int i = 0; i < 4000 && !exists(meta); i++) {
                 eddy_env_advance_clock(env, 100);
                 nap(5);
@@ -768,8 +741,8 @@ ED_TEST(rolling_sums_restore_at_another_parallelism)
     atomic_store(&agg_seen, 0);
     eddy_env *a = eddy_env_new();
     rolling_job(a, dir, 2, N);
-    job_run r = {.env = a};
-    pthread_create(&r.thread, NULL, run_rolling, &r);
+    job_run r = {.env = a, .name = "rolling"};
+    pthread_create(&r.thread, NULL, run_job, &r);
     for (int i = 0; i < 2000 && atomic_load(&agg_seen) < N / 5; i++) nap(2);
     char chk[600], meta[700];
     snprintf(chk, sizeof chk, "%s/rolling/chk-1", dir);
@@ -871,8 +844,8 @@ ED_TEST(operator_list_state_is_split_across_a_rescale)
     atomic_store(&summed, 0);
     eddy_env *a = eddy_env_new();
     counter_job(a, dir, 2, N);
-    job_run r = {.env = a};
-    pthread_create(&r.thread, NULL, run_opstate, &r);
+    job_run r = {.env = a, .name = "opstate"};
+    pthread_create(&r.thread, NULL, run_job, &r);
     for (int i = 0; i < 2000 && atomic_load(&summed) < N / 5; i++) nap(2);
     char chk[600], meta[700];
     snprintf(chk, sizeof chk, "%s/opstate/chk-1", dir);
