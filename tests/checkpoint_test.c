@@ -85,6 +85,31 @@ static bool exists(const char *p)
     return stat(p, &st) == 0;
 }
 
+/*
+ * Runs the job of env (named `name`) on a thread until `*progress` reaches `at_least`,
+ * moves the manual clock until checkpoint 1 of <dir>/<name dir> is complete (its
+ * directory goes to chk), then cancels it as a crash would stop it. True when the
+ * checkpoint completed.
+ */
+static bool run_until_checkpoint(eddy_env *env, const char *name, const char *dir,
+                                 const char *name_dir, atomic_long *progress, long at_least,
+                                 char *chk, size_t cap)
+{
+    job_run r = {.env = env, .name = name};
+    pthread_create(&r.thread, NULL, run_job, &r);
+    for (int i = 0; i < 2000 && atomic_load(progress) < at_least; i++) nap(2);
+    char meta[800];
+    snprintf(chk, cap, "%s/%s/chk-1", dir, name_dir);
+    snprintf(meta, sizeof meta, "%s/_metadata", chk);
+    for (int i = 0; i < 2000 && !exists(meta); i++) {
+        eddy_env_advance_clock(env, 100);
+        nap(2);
+    }
+    eddy_env_cancel(env);
+    pthread_join(r.thread, NULL);
+    return exists(meta);
+}
+
 /* Counts of the keys in a restored snapshot: key "k<i>" -> count. */
 static long restored_count(ed_state_backend *b, const char *key)
 {
@@ -312,19 +337,9 @@ ED_TEST(restore_from_a_checkpoint_resumes_exactly_once)
 
     eddy_env *a = eddy_env_new();
     sum_job(a, dir, 1, N);
-    job_run r = {.env = a};
-    pthread_create(&r.thread, NULL, run_job, &r);
-    for (int i = 0; i < 2000 && atomic_load(&summed) < N / 5; i++) nap(2);
-    char chk[600], meta[700];
-    snprintf(chk, sizeof chk, "%s/ckpt_test/chk-1", dir);
-    snprintf(meta, sizeof meta, "%s/_metadata", chk);
-    for (int i = 0; i < 2000 && !exists(meta); i++) {
-        eddy_env_advance_clock(a, 100);
-        nap(2);
-    }
-    ED_REQUIRE(exists(meta));
-    eddy_env_cancel(a);
-    pthread_join(r.thread, NULL);
+    char chk[600];
+    ED_REQUIRE(run_until_checkpoint(a, "ckpt test", dir, "ckpt_test", &summed, N / 5, chk,
+                                    sizeof chk));
     long first_run = atomic_load(&summed);
     ED_CHECK(first_run < N); /* it really was interrupted */
     eddy_env_free(a);
@@ -741,19 +756,8 @@ ED_TEST(rolling_sums_restore_at_another_parallelism)
     atomic_store(&agg_seen, 0);
     eddy_env *a = eddy_env_new();
     rolling_job(a, dir, 2, N);
-    job_run r = {.env = a, .name = "rolling"};
-    pthread_create(&r.thread, NULL, run_job, &r);
-    for (int i = 0; i < 2000 && atomic_load(&agg_seen) < N / 5; i++) nap(2);
-    char chk[600], meta[700];
-    snprintf(chk, sizeof chk, "%s/rolling/chk-1", dir);
-    snprintf(meta, sizeof meta, "%s/_metadata", chk);
-    for (int i = 0; i < 2000 && !exists(meta); i++) {
-        eddy_env_advance_clock(a, 100);
-        nap(2);
-    }
-    ED_REQUIRE(exists(meta));
-    eddy_env_cancel(a);
-    pthread_join(r.thread, NULL);
+    char chk[600];
+    ED_REQUIRE(run_until_checkpoint(a, "rolling", dir, "rolling", &agg_seen, N / 5, chk, sizeof chk));
     eddy_env_free(a);
 
     eddy_env *b = eddy_env_new();
@@ -844,19 +848,8 @@ ED_TEST(operator_list_state_is_split_across_a_rescale)
     atomic_store(&summed, 0);
     eddy_env *a = eddy_env_new();
     counter_job(a, dir, 2, N);
-    job_run r = {.env = a, .name = "opstate"};
-    pthread_create(&r.thread, NULL, run_job, &r);
-    for (int i = 0; i < 2000 && atomic_load(&summed) < N / 5; i++) nap(2);
-    char chk[600], meta[700];
-    snprintf(chk, sizeof chk, "%s/opstate/chk-1", dir);
-    snprintf(meta, sizeof meta, "%s/_metadata", chk);
-    for (int i = 0; i < 2000 && !exists(meta); i++) {
-        eddy_env_advance_clock(a, 100);
-        nap(2);
-    }
-    ED_REQUIRE(exists(meta));
-    eddy_env_cancel(a);
-    pthread_join(r.thread, NULL);
+    char chk[600];
+    ED_REQUIRE(run_until_checkpoint(a, "opstate", dir, "opstate", &summed, N / 5, chk, sizeof chk));
     eddy_env_free(a);
 
     eddy_env *b = eddy_env_new();
