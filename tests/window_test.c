@@ -508,6 +508,36 @@ ED_TEST(session_windows_merge_accumulators)
     eddy_env_free(env);
 }
 
+/* A session that grows after its first timer was due does not fire at its old end; it
+ * fires at its new end, in timestamp order among other keys' windows. The same with one
+ * layout of window state and the other (state.backend.heap.window-table). */
+static void check_growing_session(const char *table)
+{
+    eddy_env *env;
+    eddy_stream *k = keyed_input(&env);
+    eddy_env_set(env, "state.backend.heap.window-table", table);
+    eddy_stream *out =
+        eddy_window_aggregate(eddy_window(k, eddy_event_time_session_windows(10)), avg_agg());
+    ed_harness *h = harness(env, out);
+    ED_REQUIRE(h);
+    push(h, "a", 2, 1);  /* a: [1, 11) */
+    push(h, "b", 6, 12); /* b: [12, 22) */
+    push(h, "a", 4, 8);  /* a: [1, 18) */
+    ED_CHECK_INT(ed_harness_watermark(h, 10), 0);
+    ED_CHECK_STR(take(h), "WM 10");
+    push(h, "a", 9, 16); /* a: [1, 26) */
+    push(h, "c", 1, 20); /* c: [20, 30) */
+    ED_CHECK_INT(ed_harness_watermark(h, 100), 0);
+    ED_CHECK_STR(take(h), "+I[6.0] @21\n+I[5.0] @25\n+I[1.0] @29\nWM 100");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+ED_TEST(a_growing_session_fires_at_its_new_end) { check_growing_session("true"); }
+ED_TEST(a_growing_session_fires_at_its_new_end_entry_per_window)
+{
+    check_growing_session("false");
+}
+
 ED_TEST(session_windows_dynamic_gap)
 {
     eddy_env *env;

@@ -15,12 +15,16 @@
  * Locks are taken per buffer (pool get/put, waking a sleeping consumer), never per
  * record. Element layout inside a buffer, each 8-byte aligned:
  *
- *   uint32 len (whole element) | uint8 tag | 3 bytes pad | payload
+ *   uint32 len (whole element) | uint8 tag | 3 bytes: key hint | payload
  *   RECORD:    int64 timestamp, then the row (its own size header)
  *   WATERMARK: int64 watermark
  *   STATUS:    int64 1 = idle, 0 = active (watermark status)
  *   BARRIER:   int64 checkpoint id
  *   END:       nothing (end of this channel's input)
+ *
+ * The key hint of a record sent by key is the low 24 bits of its key's hash (0 for
+ * other records and elements): a consumer reading ahead can fetch the state the record
+ * will touch before it gets to it (ed_op_vt.prefetch). It is only a hint.
  */
 #ifndef ED_CHANNEL_H
 #define ED_CHANNEL_H
@@ -33,6 +37,12 @@
 enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3, ED_EL_STATUS = 4, ED_EL_BARRIER = 5 };
 #define ED_EL_HEADER 8u
 #define ED_EL_RECORD_OVERHEAD 16u
+#define ED_KEY_HINT_MASK 0xffffffu
+
+static inline uint32_t ed_el_key_hint(const uint8_t *el)
+{
+    return (uint32_t)el[5] | (uint32_t)el[6] << 8 | (uint32_t)el[7] << 16;
+}
 
 typedef struct ed_pool ed_pool;
 

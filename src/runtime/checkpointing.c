@@ -60,7 +60,10 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
     ed_sb_init(&body);
     int rc = 0;
     if (op->keyed) {
-        rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
+        if (op->vt->pre_snapshot && op->vt->pre_snapshot(op))
+            rc = ed_err_set(err, "%s", op->err.set ? op->err.msg : "snapshot failed");
+        if (!rc) rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
+        if (op->vt->post_snapshot) op->vt->post_snapshot(op);
         if (!rc) put_section(&payload, ED_SECTION_KEYED, &body);
     }
     if (!rc && op->op_store) {
@@ -360,6 +363,8 @@ int ed_task_restore(ed_task *t, ed_err *err)
             else if (op->vt->restore(op, own, nold))
                 rc = ed_err_set(err, "%s", op->err.set ? op->err.msg : "restore failed");
         }
+        if (!rc && op->vt->restored && op->vt->restored(op))
+            rc = ed_err_set(err, "%s", op->err.set ? op->err.msg : "restore failed");
         for (int k = 0; k < nold; k++) free(payload[k]);
         free(payload);
         free(plen);

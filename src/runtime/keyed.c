@@ -70,6 +70,7 @@ int ed_op_keyed_init(ed_operator *op, ed_err *err)
     k->key_row = eddy_rb_new_schema(k->key_schema);
     k->kcap = 64;
     k->key = ed_xmalloc(k->kcap);
+    k->kg_mod = ed_fastmod_init((uint32_t)op->ctx.max_parallelism);
     k->backend = ed_state_backend_new(op->ctx.max_parallelism, job->clock, &op->ctx);
     k->timers = ed_timers_new();
     return 0;
@@ -116,8 +117,9 @@ int ed_op_set_key_from_row(ed_operator *op, int input, const eddy_row *row)
         len = ed_key_write(&k->ks[input], src, k->key, k->kcap);
     }
     uint32_t h = ed_key_hash(k->key, len);
-    set_key(k, len, ed_key_group(h, op->ctx.max_parallelism));
-    ed_state_set_key_hashed(k->backend, k->key, k->klen, k->key_group, h);
+    k->key_hash = h;
+    set_key(k, len, (int)ed_fastmod_u32(h, k->kg_mod)); /* ed_key_group */
+    if (!k->records_skip_backend) ed_state_set_key_hashed(k->backend, k->key, k->klen, k->key_group, h);
     return 0;
 }
 
@@ -129,6 +131,7 @@ void ed_op_set_key_bytes(ed_operator *op, const uint8_t *key, uint32_t len, int 
         k->key = ed_xrealloc(k->key, k->kcap);
     }
     memmove(k->key, key, len);
+    k->key_hash = ed_key_hash(k->key, len);
     set_key(k, len, key_group);
     ed_state_set_key(k->backend, k->key, k->klen, key_group); /* hashes only a new key */
 }

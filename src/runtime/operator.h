@@ -84,6 +84,12 @@ typedef struct ed_keyed {
     uint8_t *key;              /* current key bytes */
     uint32_t klen, kcap;
     int key_group;
+    uint32_t key_hash;         /* ed_key_hash of the key bytes */
+    ed_fastmod kg_mod;         /* hash -> key group without a division */
+    bool records_skip_backend; /* the operator reads no keyed state while it processes a
+                                * record: ed_op_set_key_from_row leaves the backend's key
+                                * alone (timers and every other way of setting the key
+                                * still set it) */
     const uint8_t *ns;         /* current namespace (owned by the caller) */
     uint32_t nslen;
     eddy_row_builder *key_row; /* the current key as a row, decoded on demand */
@@ -129,6 +135,18 @@ typedef struct ed_op_vt {
      * order; nold of them, from a job of parallelism nold), after open. NULL: the
      * operator keeps no state of its own. */
     int (*restore)(ed_operator *op, const struct ed_snapshot_ref *old, int nold);
+    /* Around the runtime's snapshot of keyed state: an operator that keeps keyed state
+     * outside its states (the window operator's per-key table) writes it into them
+     * before, and drops it from them after. NULL for none. */
+    int (*pre_snapshot)(ed_operator *op);
+    void (*post_snapshot)(ed_operator *op);
+    /* A restore has put state into the operator's states (after vt->restore). NULL for
+     * nothing to do. */
+    int (*restored)(ed_operator *op);
+    /* Optional, keyed heads of a task: a record with key hint `hint` (channel.h) comes
+     * soon. Stage 0: it is two records ahead (fetch the table slot); stage 1: it is next
+     * (fetch what the slot points to). Changes nothing. */
+    void (*prefetch)(ed_operator *op, uint32_t hint, int stage);
     /* Checkpoint `id` is complete (two-phase-commit sinks commit here). */
     void (*notify_checkpoint_complete)(ed_operator *op, int64_t id);
 } ed_op_vt;

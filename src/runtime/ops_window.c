@@ -38,6 +38,21 @@
  * window_all is a keyed window whose key selector gives every record the same key, run
  * with parallelism 1 (the "window_all" factory allows no more).
  *
+ * On the heap backend, reduce and aggregate windows without an evictor keep their
+ * contents in a per-key table instead (state/window_table.h, unless
+ * state.backend.heap.window-table is false): one entry per key with all its windows, so
+ * that an element costs one probe of a table as large as the key set. The merging window
+ * set lives in the same records. Around snapshots the table is written into the states
+ * above and taken back after a restore, so checkpoints do not depend on the layout. The
+ * task reads ahead and hands the operator the key hints of the next records
+ * (window_prefetch), so their entries are in cache when they come.
+ *
+ * The most common windows - event time, the event-time trigger, no allowed lateness,
+ * nothing reading per-window state - take a shorter path (lean_process): a window's
+ * timer is registered with its first element and firing clears it. Sessions there keep
+ * their timer where it was registered while they grow and move it only when it fires
+ * (lean_merge_process), instead of moving it for every element.
+ *
  * Hot path: no allocation per record. Namespaces live in fixed buffers; assigned windows,
  * merging sets and fired elements reuse arrays that grow; rows copied out of state when a
  * window fires go to an arena reset after each firing. When the cleanup timer coincides
@@ -48,6 +63,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../state/window_table.h"
 #include "operators.h"
 #include "window_int.h"
 
@@ -147,6 +163,19 @@ struct ed_window_op {
     ed_win merge_reg;
     bool merge_reg_valid;
     uint64_t late_dropped;
+    /* Reduce and aggregate windows without an evictor keep their contents (and, when
+     * merging, the merging window set) in a per-key table (window_table.h), not in the
+     * states above; those hold them only around snapshots and restores. */
+    ed_wt *wt;
+    ed_wt_entry *ce; /* the current key's entry (NULL: none), while ce_ok */
+    bool ce_ok;
+    bool lean;       /* lean_process applies (see there) */
+    bool ns_needed;  /* something reads the backend's namespace (triggers' or per-window
+                      * state); otherwise set_ns is skipped on the per-record path */
+    eddy_reduce_fn f_reduce;          /* REDUCE and BUILTIN */
+    eddy_agg_merge_fn agg_merge;      /* AGGREGATE, merging */
+    uint8_t *mbuf;                    /* merged contents while windows merge */
+    size_t mcap;
 };
 
 static const ed_op_vt ed_op_window_vt;
@@ -320,10 +349,157 @@ eddy_state *ed_window_ctx_global_state(eddy_ctx *ctx, const eddy_state_desc *des
     return s;
 }
 
+/* ---- contents in the per-key table (window_table.h) ------------------------------------------ */
+
+/* The current key's entry, looked up once per element or timer. */
+static ed_wt_entry **wt_entry(ed_window_op *w)
+{
+    if (!w->ce_ok) {
+        ed_keyed *k = w->op->keyed;
+        w->ce = ed_wt_find(w->wt, k->key, k->klen, k->key_hash);
+        w->ce_ok = true;
+    }
+    return &w->ce;
+}
+
+/* The record of state window sw of the current key, or NULL. */
+static ed_wt_rec *wt_rec(ed_window_op *w, ed_win sw)
+{
+    ed_wt_entry *e = *wt_entry(w);
+    return e ? ed_wt_rec_find(e, sw.start, sw.end) : NULL;
+}
+
+/* The same, made (window win, no contents, not mapped) when absent. */
+static ed_wt_rec *wt_rec_make(ed_window_op *w, ed_win win, ed_win sw)
+{
+    ed_wt_entry **ep = wt_entry(w);
+    if (!*ep) {
+        ed_keyed *k = w->op->keyed;
+        if (!(*ep = ed_wt_make(w->wt, k->key, k->klen, k->key_hash, k->key_group))) return NULL;
+    }
+    ed_wt_rec *r = ed_wt_rec_find(*ep, sw.start, sw.end);
+    return r ? r : ed_wt_rec_add(w->wt, ep, win.start, win.end, sw.start, sw.end);
+}
+
+static int wt_oom(ed_window_op *w) { return ed_op_fail(w->op, "out of memory for window state"); }
+
+/* Drops the contents of r; the record goes unless the merging window set holds it. */
+static void wt_clear_rec(ed_window_op *w, ed_wt_rec *r)
+{
+    if (r->mapped) r->len = 0;
+    else ed_wt_rec_remove(w->wt, &w->ce, r);
+}
+
+static int fn_failed(ed_window_op *w, const char *kind, const char *name)
+{
+    if (w->op->err.set) return -1;
+    return ed_op_fail(w->op, "window: %s function '%s' failed", kind, name ? name : "?");
+}
+
+/* Adds an element to state window sw (of window win), as a reducing or aggregating
+ * state would; w->fresh tells whether the contents came into being. */
+static int wt_add(ed_window_op *w, ed_win win, ed_win sw, const eddy_row *row)
+{
+    ed_wt_rec *r = wt_rec_make(w, win, sw);
+    if (ED_UNLIKELY(!r)) return wt_oom(w);
+    const eddy_row *acc = ed_wt_row(r);
+    w->fresh = acc == NULL;
+    eddy_ctx *ctx = &w->op->ctx;
+    const eddy_row *out = row;
+    if (w->spec->fn_kind == ED_WFN_AGGREGATE) {
+        if (!acc) {
+            eddy_rb_reset(w->rb_b);
+            if (w->agg_create(ctx, w->rb_b) < 0)
+                return fn_failed(w, "aggregate", w->spec->agg.create.name);
+            acc = eddy_rb_row(w->rb_b);
+        }
+        eddy_rb_reset(w->rb_a);
+        if (ED_UNLIKELY(w->agg_add(ctx, row, acc, w->rb_a) < 0))
+            return fn_failed(w, "aggregate", w->spec->agg.add.name);
+        out = eddy_rb_row(w->rb_a);
+    } else if (acc) {
+        eddy_rb_reset(w->rb_a);
+        if (ED_UNLIKELY(w->f_reduce(ctx, acc, row, w->rb_a) < 0))
+            return fn_failed(w, "reduce", w->spec->reduce.name);
+        out = eddy_rb_row(w->rb_a);
+    }
+    if (ED_UNLIKELY(ed_wt_rec_set(w->wt, &w->ce, &r, out))) return wt_oom(w);
+    return 0;
+}
+
+/* The window's result for firing: the reduced row, or the aggregate's result. */
+static const eddy_row *wt_result(ed_window_op *w, ed_win sw, int *rc)
+{
+    ed_wt_rec *r = wt_rec(w, sw);
+    const eddy_row *acc = r ? ed_wt_row(r) : NULL;
+    if (!acc || w->spec->fn_kind != ED_WFN_AGGREGATE) return acc;
+    eddy_rb_reset(w->rb_res);
+    if (w->agg_result(&w->op->ctx, acc, w->rb_res) < 0) {
+        *rc = fn_failed(w, "aggregate", w->spec->agg.result.name);
+        return NULL;
+    }
+    return eddy_rb_row(w->rb_res);
+}
+
+/* a and b combined into w->rb_a (aggregate merge, or reduce). */
+static const eddy_row *wt_combine(ed_window_op *w, const eddy_row *a, const eddy_row *b)
+{
+    eddy_rb_reset(w->rb_a);
+    int rc = w->spec->fn_kind == ED_WFN_AGGREGATE ? w->agg_merge(&w->op->ctx, a, b, w->rb_a)
+                                                  : w->f_reduce(&w->op->ctx, a, b, w->rb_a);
+    if (rc < 0) {
+        fn_failed(w, w->spec->fn_kind == ED_WFN_AGGREGATE ? "aggregate" : "reduce",
+                  w->spec->fn_kind == ED_WFN_AGGREGATE ? w->spec->agg.merge.name
+                                                       : w->spec->reduce.name);
+        return NULL;
+    }
+    return eddy_rb_row(w->rb_a);
+}
+
+static void wt_keep(ed_window_op *w, const eddy_row *r)
+{
+    size_t n = eddy_row_size(r);
+    if (n > w->mcap) {
+        w->mbuf = ed_xrealloc(w->mbuf, n);
+        w->mcap = n;
+    }
+    memcpy(w->mbuf, r, n);
+}
+
+/* ed_state_merge_namespaces for the table: the sources' contents, combined in order,
+ * then combined into the target's, and the sources cleared. */
+static int wt_merge(ed_window_op *w, ed_win target, const ed_win *src, int n)
+{
+    if (w->spec->fn_kind == ED_WFN_AGGREGATE && !w->agg_merge)
+        return ed_op_fail(w->op, "merging windows: aggregating state 'window-contents' has no "
+                          "merge function (needed by merging windows)");
+    bool have = false;
+    for (int i = 0; i < n; i++) {
+        if (win_eq(src[i], target)) continue;
+        ed_wt_rec *r = wt_rec(w, src[i]);
+        if (!r) continue;
+        const eddy_row *row = ed_wt_row(r);
+        if (row) {
+            if (have && !(row = wt_combine(w, (const eddy_row *)w->mbuf, row))) return -1;
+            wt_keep(w, row);
+            have = true;
+        }
+        wt_clear_rec(w, r);
+    }
+    if (!have) return 0;
+    ed_wt_rec *t = wt_rec_make(w, target, target);
+    if (!t) return wt_oom(w);
+    const eddy_row *row = (const eddy_row *)w->mbuf;
+    if (ed_wt_row(t) && !(row = wt_combine(w, ed_wt_row(t), row))) return -1;
+    if (ed_wt_rec_set(w->wt, &w->ce, &t, row)) return wt_oom(w);
+    return 0;
+}
+
 /* Merges the namespaces of windows src[0..n) into target for state s. */
 static int merge_ns(ed_window_op *w, eddy_state *s, ed_win target, const ed_win *src, int n)
 {
     if (n <= 0) return 0;
+    if (w->wt && s == w->contents[0]) return wt_merge(w, target, src, n);
     size_t cap = (size_t)w->srccap;
     if ((size_t)n > cap) {
         size_t c2 = cap, c3 = cap;
@@ -350,6 +526,11 @@ static int merge_ns(ed_window_op *w, eddy_state *s, ed_win target, const ed_win 
 
 static void clear_contents(ed_window_op *w, const uint8_t *sns)
 {
+    if (w->wt) {
+        ed_wt_rec *r = wt_rec(w, ns_win(sns));
+        if (r) wt_clear_rec(w, r);
+        return;
+    }
     set_ns(w, sns);
     for (int i = 0; i < w->nlists; i++) eddy_state_clear(w->contents[i]);
 }
@@ -912,7 +1093,7 @@ static int fire(ed_window_op *w, ed_win win, const uint8_t *sns)
     op->ctx.ts = max_ts;
     op->ctx.win_start = win.start;
     op->ctx.win_end = win.end;
-    set_ns(w, sns);
+    if (w->ns_needed) set_ns(w, sns);
     int rc = 0;
     if (w->evicting) {
         rc = fire_evicting(w, win, sns, max_ts);
@@ -921,9 +1102,11 @@ static int fire(ed_window_op *w, ed_win win, const uint8_t *sns)
         case ED_WFN_REDUCE:
         case ED_WFN_BUILTIN:
         case ED_WFN_AGGREGATE: {
-            const eddy_row *r = w->spec->fn_kind == ED_WFN_AGGREGATE
+            const eddy_row *r = w->wt ? wt_result(w, ns_win(sns), &rc)
+                                : w->spec->fn_kind == ED_WFN_AGGREGATE
                                     ? eddy_aggregating_get(w->contents[0])
                                     : eddy_reducing_get(w->contents[0]);
+            if (rc) break;
             if (r && w->fn) r = arena_copy(w, r);
             if (r) rc = apply(w, r, max_ts);
             break;
@@ -965,6 +1148,20 @@ static int clear_all(ed_window_op *w, ed_win win, const uint8_t *sns)
 
 static int mws_load(ed_window_op *w)
 {
+    if (w->wt) {
+        ed_wt_entry *e = *wt_entry(w);
+        size_t n = e ? e->n : 0, cap = (size_t)w->mapcap;
+        w->map = grow(w->map, &cap, n + 1, sizeof(*w->map));
+        w->mapcap = (int)cap;
+        w->nmap = 0;
+        for (size_t i = 0; i < n; i++) {
+            const ed_wt_rec *r = ed_wt_rec_at(e, (uint32_t)i);
+            if (r->mapped)
+                w->map[w->nmap++] = (mws_entry){{r->start, r->end}, {r->sstart, r->send}};
+        }
+        w->map_dirty = false;
+        return 0;
+    }
     set_ns_void(w);
     const eddy_row *r = eddy_value_get(w->mws);
     eddy_str set = r ? eddy_row_str(r, 0) : (eddy_str){NULL, 0};
@@ -978,10 +1175,30 @@ static int mws_load(ed_window_op *w)
     return 0;
 }
 
-static int mws_persist(ed_window_op *w)
+/* The table's records follow the window set: a pair's record is mapped (and made when
+ * absent), records the set no longer holds are not, and those without contents go. */
+static int mws_persist_wt(ed_window_op *w)
 {
-    if (!w->map_dirty) return 0;
-    w->map_dirty = false;
+    ed_wt_entry **ep = wt_entry(w);
+    for (uint32_t i = 0; *ep && i < (*ep)->n; i++) ed_wt_rec_at(*ep, i)->mapped = 0;
+    for (int i = 0; i < w->nmap; i++) {
+        ed_wt_rec *r = wt_rec_make(w, w->map[i].w, w->map[i].sw);
+        if (!r) return wt_oom(w);
+        r->start = w->map[i].w.start;
+        r->end = w->map[i].w.end;
+        r->mapped = 1;
+    }
+    for (uint32_t i = *ep ? (*ep)->n : 0; i-- > 0;) {
+        ed_wt_rec *r = ed_wt_rec_at(*ep, i);
+        if (!r->mapped && !r->len) ed_wt_rec_remove(w->wt, ep, r);
+        if (!*ep) break;
+    }
+    return 0;
+}
+
+/* w->map into the merging window set state of the current key. */
+static int mws_write_state(ed_window_op *w)
+{
     set_ns_void(w);
     if (w->nmap == 0) {
         eddy_state_clear(w->mws);
@@ -993,6 +1210,14 @@ static int mws_persist(ed_window_op *w)
         eddy_value_update(w->mws, eddy_rb_row(w->rb_mws)))
         return ed_op_fail(w->op, "out of memory for the merging window set");
     return 0;
+}
+
+static int mws_persist(ed_window_op *w)
+{
+    if (!w->map_dirty) return 0;
+    w->map_dirty = false;
+    if (w->wt) return mws_persist_wt(w);
+    return mws_write_state(w);
 }
 
 static int mws_find(const ed_window_op *w, ed_win win)
@@ -1177,9 +1402,11 @@ static int assign(ed_window_op *w, const eddy_row *row, int64_t ts)
     return 0;
 }
 
-static int add_element(ed_window_op *w, int input, const eddy_row *row, int64_t ts)
+/* Adds the element to window win, whose state window's bytes are w->ns_state. */
+static int add_element(ed_window_op *w, int input, ed_win win, const eddy_row *row, int64_t ts)
 {
     eddy_state *s = w->contents[input];
+    if (w->wt) return wt_add(w, win, ns_win(w->ns_state), row);
     if (w->register_on_first) w->fresh = !ed_state_has_entry(s);
     int rc;
     if (w->evicting || w->nlists == 2 || w->spec->fn_kind == ED_WFN_PROCESS)
@@ -1218,7 +1445,8 @@ static void prefetch_merge(ed_window_op *w, ed_win nw)
         ed_win old = w->map[i].w;
         if (old.start > nw.end || old.end < nw.start) continue;
         ed_win_ns(w->map[i].sw, w->ns_tmp);
-        for (int k = 0; k < w->nlists; k++) ed_state_prefetch(w->contents[k], w->ns_tmp, 16);
+        for (int k = 0; k < w->nlists && !w->wt; k++)
+            ed_state_prefetch(w->contents[k], w->ns_tmp, 16);
         if (w->tv != &trigger_vts[EDDY_TRIGGER_EVENT_TIME]) return;
         ed_win cover = {old.start < nw.start ? old.start : nw.start,
                         old.end > nw.end ? old.end : nw.end};
@@ -1234,6 +1462,134 @@ static void prefetch_merge(ed_window_op *w, ed_win nw)
     }
 }
 
+static int lean_register(ed_window_op *w, ed_win win)
+{
+    ed_keyed *k = w->op->keyed;
+    ed_win_ns(win, w->ns_tmp);
+    if (ED_UNLIKELY(ed_timers_register(k->timers, EDDY_EVENT_TIME, ed_win_max_ts(win), k->key,
+                                       k->klen, k->key_group, w->ns_tmp, 16)))
+        return ed_op_fail(w->op, "out of memory for timers");
+    return 0;
+}
+
+/* The common case, without the general machinery: windows that do not merge, in event
+ * time, kept in the per-key table, the event-time trigger, no allowed lateness, nothing
+ * that reads state per window. What the trigger would do for such a window that is not
+ * late is to register its timer once, with the first element (the window's max
+ * timestamp is after the watermark, or the window would be late); its cleanup is that
+ * same timer. */
+static int lean_process(ed_window_op *w, const eddy_row *row, int64_t ts)
+{
+    ed_operator *op = w->op;
+    if (ED_UNLIKELY(assign(w, row, ts))) return -1;
+    bool skipped = true;
+    for (size_t i = 0; i < w->nwins; i++) {
+        ed_win win = w->wins[i];
+        if (ed_win_max_ts(win) <= op->watermark) continue; /* late */
+        skipped = false;
+        if (ED_UNLIKELY(wt_add(w, win, win, row))) return -1;
+        if (w->fresh && lean_register(w, win)) return -1;
+    }
+    if (skipped && ts <= op->watermark) {
+        if (w->spec->late_tag) return ed_out_emit_side(&op->out, w->spec->late_tag, row, ts);
+        w->late_dropped++;
+    }
+    return 0;
+}
+
+/*
+ * lean_process for merging windows (sessions). A record is a session: its window, and
+ * as state window the window its timer was registered for. A session that grows keeps
+ * its timer where it was; when that timer fires and the session has grown, the timer is
+ * registered again at the session's end (lean_on_timer). The firing is the same as
+ * Flink's - the window fires when the watermark passes its max timestamp, and timers
+ * fire in timestamp order, the new one among them - but an element that extends a
+ * session costs no timer work. A session merged into another leaves its timer behind;
+ * it finds no record with its window when it fires and does nothing. Before a snapshot
+ * every session's timer is moved to its window (wt_spill), so that what is saved is
+ * what the general operator keeps.
+ */
+static int lean_merge_process(ed_window_op *w, const eddy_row *row, int64_t ts)
+{
+    ed_operator *op = w->op;
+    if (ED_UNLIKELY(assign(w, row, ts))) return -1;
+    ed_win nw = w->wins[0];
+    ed_wt_entry **ep = wt_entry(w);
+    uint32_t n = *ep ? (*ep)->n : 0, over = 0, first = 0;
+    ed_win cover = nw;
+    for (uint32_t i = 0; i < n; i++) {
+        const ed_wt_rec *r = ed_wt_rec_at(*ep, i);
+        if (r->start > nw.end || r->end < nw.start) continue;
+        if (!over++ || r->start < ed_wt_rec_at(*ep, first)->start) first = i;
+        if (r->start < cover.start) cover.start = r->start;
+        if (r->end > cover.end) cover.end = r->end;
+    }
+    ed_wt_rec *r;
+    if (over == 0) {
+        if (ed_win_max_ts(nw) <= op->watermark) { /* late, and alone */
+            if (w->spec->late_tag) return ed_out_emit_side(&op->out, w->spec->late_tag, row, ts);
+            w->late_dropped++;
+            return 0;
+        }
+        if (lean_register(w, nw)) return -1;
+        if (!(r = wt_rec_make(w, nw, nw))) return wt_oom(w);
+        r->mapped = 1;
+    } else {
+        r = ed_wt_rec_at(*ep, first);
+        ed_win sw = {r->sstart, r->send};
+        if (over > 1) { /* the element bridges sessions: the others merge into the first */
+            ed_win *src = w->merged;
+            size_t cap = (size_t)w->candcap;
+            if (over > cap) {
+                size_t c1 = cap, c2 = cap;
+                w->cand = grow(w->cand, &c1, over, sizeof(*w->cand));
+                w->cidx = grow(w->cidx, &c2, over, sizeof(*w->cidx));
+                w->merged = src = grow(w->merged, &cap, (size_t)over * 2, sizeof(*w->merged));
+                w->candcap = (int)cap;
+            }
+            int m = 0;
+            for (uint32_t i = 0; i < n; i++) {
+                const ed_wt_rec *o = ed_wt_rec_at(*ep, i);
+                if (i == first || o->start > nw.end || o->end < nw.start) continue;
+                int j = m++; /* by start, as Flink orders the merged windows */
+                while (j > 0 && src[j - 1].start > o->start) {
+                    src[j] = src[j - 1];
+                    j--;
+                }
+                src[j] = (ed_win){o->sstart, o->send};
+            }
+            if (wt_merge(w, sw, src, m)) return -1;
+            for (int j = 0; j < m; j++) {
+                ed_wt_rec *o = wt_rec(w, src[j]);
+                if (o) ed_wt_rec_remove(w->wt, &w->ce, o);
+            }
+            if (!(r = wt_rec(w, sw))) return wt_oom(w);
+        }
+        r->start = cover.start;
+        r->end = cover.end;
+    }
+    ed_win sw = {r->sstart, r->send};
+    return wt_add(w, cover, sw, row);
+}
+
+/* A timer of the lean operator: fire and clear the window it belongs to; a session
+ * that grew since its timer was registered gets a new one instead. */
+static int lean_on_timer(ed_window_op *w, const ed_timer *timer)
+{
+    ed_win tw = ns_win(timer->ns);
+    ed_wt_rec *r = wt_rec(w, tw);
+    if (!r) return 0; /* left behind by a merge */
+    ed_win win = {r->start, r->end};
+    if (ed_win_max_ts(win) != timer->time) {
+        r->sstart = win.start;
+        r->send = win.end;
+        return lean_register(w, win);
+    }
+    if (fire(w, win, timer->ns)) return -1;
+    if ((r = wt_rec(w, tw))) ed_wt_rec_remove(w->wt, &w->ce, r);
+    return 0;
+}
+
 static int window_process(ed_operator *op, int input, const eddy_row *row, int64_t ts)
 {
     ed_window_op *w = op->state;
@@ -1242,6 +1598,8 @@ static int window_process(ed_operator *op, int input, const eddy_row *row, int64
         return -1;
     }
     op->ctx.ts = ts;
+    w->ce_ok = false;
+    if (w->lean) return w->merging ? lean_merge_process(w, row, ts) : lean_process(w, row, ts);
     if (ED_UNLIKELY(assign(w, row, ts))) return -1;
     bool skipped = true;
     if (w->merging) {
@@ -1260,8 +1618,8 @@ static int window_process(ed_operator *op, int input, const eddy_row *row, int64
             }
             skipped = false;
             ed_win_ns(w->map[k].sw, w->ns_state);
-            set_ns(w, w->ns_state);
-            if (add_element(w, input, row, ts)) return -1;
+            if (w->ns_needed) set_ns(w, w->ns_state);
+            if (add_element(w, input, actual, row, ts)) return -1;
             if (after_add(w, actual, w->ns_state, row, ts)) return -1;
         }
         if (mws_persist(w)) return -1;
@@ -1271,8 +1629,8 @@ static int window_process(ed_operator *op, int input, const eddy_row *row, int64
             if (window_late(w, win)) continue;
             skipped = false;
             ed_win_ns(win, w->ns_state);
-            set_ns(w, w->ns_state);
-            if (ED_UNLIKELY(add_element(w, input, row, ts))) return -1;
+            if (w->ns_needed) set_ns(w, w->ns_state);
+            if (ED_UNLIKELY(add_element(w, input, win, row, ts))) return -1;
             if (ED_UNLIKELY(after_add(w, win, w->ns_state, row, ts))) return -1;
         }
     }
@@ -1287,6 +1645,9 @@ static int window_on_timer(ed_operator *op, eddy_time_domain domain, const ed_ti
 {
     ed_window_op *w = op->state;
     if (timer->nslen != 16) return 0;
+    w->ce_ok = false;
+    op->ctx.domain = domain;
+    if (w->lean) return domain == EDDY_EVENT_TIME ? lean_on_timer(w, timer) : 0;
     int64_t time = timer->time;
     ed_win win = ns_win(timer->ns);
     tctx_set(w, win);
@@ -1466,6 +1827,22 @@ static int window_open(ed_operator *op, ed_err *err)
     eddy_schema_free(in);
     w->rb_one = eddy_rb_new(1);
     w->rb_mws = eddy_rb_new(1);
+    const ed_config *cfg = ed_op_config(op);
+    if (!w->evicting && w->nlists == 1 && s->fn_kind != ED_WFN_PROCESS &&
+        (!cfg || ed_config_get_bool(cfg, "state.backend.heap.window-table", true))) {
+        w->wt = ed_wt_new();
+        if (!w->wt) return ed_op_fail(op, "out of memory for window state");
+        if (s->fn_kind == ED_WFN_BUILTIN) w->f_reduce = ed_window_builtin_reduce;
+        else if (s->fn_kind == ED_WFN_REDUCE) w->f_reduce = w->reduce;
+        RESOLVE(w->agg_merge, eddy_agg_merge_fn, s->agg.merge);
+    }
+    /* built-in event-time and processing-time triggers keep no state and only timers */
+    w->ns_needed = !w->wt || w->fn ||
+                   (w->trig.kind != EDDY_TRIGGER_EVENT_TIME &&
+                    w->trig.kind != EDDY_TRIGGER_PROCESSING_TIME);
+    op->keyed->records_skip_backend = !w->ns_needed;
+    w->lean = w->wt && !w->ns_needed && w->event_time && s->lateness_ms == 0 &&
+              w->trig.kind == EDDY_TRIGGER_EVENT_TIME && w->tv == &trigger_vts[EDDY_TRIGGER_EVENT_TIME];
     w->wcap = 4;
     w->wins = ed_xcalloc(w->wcap, sizeof(*w->wins));
     ed_arena_init(&w->arena, 64 * 1024);
@@ -1498,6 +1875,8 @@ static void window_close(ed_operator *op)
     free(w->orig);
     free(w->evicted);
     free(w->keep);
+    free(w->mbuf);
+    ed_wt_free(w->wt);
     ed_arena_destroy(&w->arena);
     eddy_rb_free(w->rb_mws);
     eddy_rb_free(w->rb_one);
@@ -1508,11 +1887,149 @@ static void window_close(ed_operator *op)
     op->state = NULL;
 }
 
+/* ---- snapshots of the per-key table ----------------------------------------------------------- */
+
+/* Writes one key's records into the contents state (per state window) and the merging
+ * window set (per key), as the states themselves would hold them. */
+static int wt_spill(ed_wt_entry *e, void *arg)
+{
+    ed_window_op *w = arg;
+    ed_op_set_key_bytes(w->op, ed_wt_key(e), e->klen, (int)e->key_group);
+    w->nmap = 0;
+    for (uint32_t i = 0; i < e->n; i++) {
+        ed_wt_rec *r = ed_wt_rec_at(e, i);
+        if (w->lean && (r->sstart != r->start || r->send != r->end)) {
+            /* a session whose timer stayed behind: the timer moves to its window now */
+            ed_keyed *k = w->op->keyed;
+            ed_win_ns((ed_win){r->sstart, r->send}, w->ns_tmp);
+            ed_timers_delete(k->timers, EDDY_EVENT_TIME, ed_win_max_ts((ed_win){r->sstart, r->send}),
+                             k->key, k->klen, w->ns_tmp, 16);
+            r->sstart = r->start;
+            r->send = r->end;
+            if (lean_register(w, (ed_win){r->start, r->end})) return -1;
+        }
+        if (r->len) {
+            ed_win_ns((ed_win){r->sstart, r->send}, w->ns_tmp);
+            set_ns(w, w->ns_tmp);
+            if (ed_state_store_row(w->contents[0], ed_wt_row(r)))
+                return ed_op_fail(w->op, "snapshot of window state: %s",
+                                  ed_state_error(w->contents[0]));
+        }
+        if (r->mapped) {
+            size_t cap = (size_t)w->mapcap;
+            w->map = grow(w->map, &cap, (size_t)w->nmap + 1, sizeof(*w->map));
+            w->mapcap = (int)cap;
+            w->map[w->nmap++] = (mws_entry){{r->start, r->end}, {r->sstart, r->send}};
+        }
+    }
+    return w->merging && w->nmap ? mws_write_state(w) : 0;
+}
+
+static int window_pre_snapshot(ed_operator *op)
+{
+    ed_window_op *w = op->state;
+    if (!w->wt) return 0;
+    int rc = ed_wt_for_each(w->wt, wt_spill, w);
+    w->nmap = 0;
+    set_ns_void(w);
+    return rc;
+}
+
+static void window_post_snapshot(ed_operator *op)
+{
+    ed_window_op *w = op->state;
+    if (!w->wt) return;
+    ed_state_drop_all(w->contents[0]);
+    if (w->mws) ed_state_drop_all(w->mws);
+}
+
+/* The entry of a key met while iterating a state (its key is the backend's current). */
+static ed_wt_entry *wt_entry_of(ed_window_op *w, eddy_state *s, const uint8_t *key,
+                                uint32_t klen)
+{
+    ed_wt_entry *e = ed_wt_make(w->wt, key, klen, ed_key_hash(key, klen),
+                                ed_state_entry_key_group(s));
+    if (!e) wt_oom(w);
+    return e;
+}
+
+static int wt_take_set(eddy_state *s, const uint8_t *key, uint32_t klen, const uint8_t *ns,
+                       uint32_t nslen, void *arg)
+{
+    ed_window_op *w = arg;
+    const eddy_row *row = eddy_value_get(s);
+    eddy_str set = row ? eddy_row_str(row, 0) : (eddy_str){NULL, 0};
+    ed_wt_entry *e = wt_entry_of(w, s, key, klen);
+    if (!e) return -1;
+    for (size_t i = 0; i + sizeof(mws_entry) <= set.len; i += sizeof(mws_entry)) {
+        mws_entry m;
+        memcpy(&m, set.ptr + i, sizeof m);
+        ed_wt_rec *r = ed_wt_rec_find(e, m.sw.start, m.sw.end);
+        if (!r && !(r = ed_wt_rec_add(w->wt, &e, m.w.start, m.w.end, m.sw.start, m.sw.end)))
+            return wt_oom(w);
+        r->mapped = 1;
+    }
+    return 0;
+}
+
+static int wt_take_contents(eddy_state *s, const uint8_t *key, uint32_t klen, const uint8_t *ns,
+                            uint32_t nslen, void *arg)
+{
+    ed_window_op *w = arg;
+    const eddy_row *row = ed_state_stored_row(s);
+    if (!row || nslen != 16) return 0;
+    ed_wt_entry *e = wt_entry_of(w, s, key, klen);
+    if (!e) return -1;
+    ed_win sw = ns_win(ns);
+    ed_wt_rec *r = ed_wt_rec_find(e, sw.start, sw.end);
+    if (!r && !(r = ed_wt_rec_add(w->wt, &e, sw.start, sw.end, sw.start, sw.end)))
+        return wt_oom(w);
+    return ed_wt_rec_set(w->wt, &e, &r, row) ? wt_oom(w) : 0;
+}
+
+/* The lean merging operator keeps a session's timer under its state window: after a
+ * restore the timers are at the windows (as wt_spill and the general operator leave
+ * them), and the contents are in the records, so the state windows become the windows. */
+static int wt_own_windows(ed_wt_entry *e, void *arg)
+{
+    for (uint32_t i = 0; i < e->n; i++) {
+        ed_wt_rec *r = ed_wt_rec_at(e, i);
+        r->sstart = r->start;
+        r->send = r->end;
+    }
+    return 0;
+}
+
+/* After a restore the contents are in the states: they move into the table. */
+static int window_restored(ed_operator *op)
+{
+    ed_window_op *w = op->state;
+    if (!w->wt) return 0;
+    if (w->mws && ed_state_for_each(w->mws, wt_take_set, w)) return -1;
+    if (ed_state_for_each(w->contents[0], wt_take_contents, w)) return -1;
+    if (w->lean && w->merging && ed_wt_for_each(w->wt, wt_own_windows, w)) return -1;
+    window_post_snapshot(op);
+    w->ce_ok = false;
+    return 0;
+}
+
+static void window_prefetch(ed_operator *op, uint32_t hint, int stage)
+{
+    ed_window_op *w = op->state;
+    if (!w->wt) return;
+    if (stage == 0) ed_wt_prefetch_slot(w->wt, hint);
+    else ed_wt_prefetch_entry(w->wt, hint);
+}
+
 static const ed_op_vt ed_op_window_vt = {
     .open = window_open,
     .process = window_process,
     .close = window_close,
     .on_timer = window_on_timer,
+    .pre_snapshot = window_pre_snapshot,
+    .post_snapshot = window_post_snapshot,
+    .restored = window_restored,
+    .prefetch = window_prefetch,
 };
 
 static int window_check(const ed_node *n, ed_err *err)

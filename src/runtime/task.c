@@ -244,6 +244,7 @@ static int read_one_buffer(ed_task *t)
         g->next = i + 1 == g->n ? 0 : i + 1;
         int n = 0;
         const uint8_t *p = b->data + c->rpos, *end = b->data + b->len;
+        void (*prefetch)(ed_operator *, uint32_t, int) = head->vt->prefetch;
         while (p < end) {
             uint32_t len;
             memcpy(&len, p, 4);
@@ -252,6 +253,21 @@ static int read_one_buffer(ed_task *t)
             if (ED_LIKELY(tag == ED_EL_RECORD)) {
                 int64_t ts;
                 memcpy(&ts, p + 8, 8);
+                if (prefetch) { /* the next records' state, while this one runs */
+                    const uint8_t *q1 = p + len;
+                    if (q1 < end) {
+                        uint32_t l;
+                        memcpy(&l, q1, 4);
+                        const uint8_t *q2 = q1 + l, *q3 = q2;
+                        if (q2 < end) {
+                            memcpy(&l, q2, 4);
+                            q3 = q2 + l;
+                            if (q3 < end && q3[4] == ED_EL_RECORD)
+                                prefetch(head, ed_el_key_hint(q3), 0);
+                        }
+                        if (q1[4] == ED_EL_RECORD) prefetch(head, ed_el_key_hint(q1), 1);
+                    }
+                }
                 head->records_in++;
                 if (ED_UNLIKELY(head->vt->process(head, c->input, (const eddy_row *)(p + 16), ts))) {
                     c->rpos = (uint32_t)(p + len - b->data);

@@ -13,14 +13,17 @@
 
 #include "task.h"
 
-static inline void put_header(uint8_t *p, uint32_t len, int tag)
+static inline void put_header(uint8_t *p, uint32_t len, int tag, uint32_t hint)
 {
     memcpy(p, &len, 4);
     p[4] = (uint8_t)tag;
-    p[5] = p[6] = p[7] = 0;
+    p[5] = (uint8_t)hint;
+    p[6] = (uint8_t)(hint >> 8);
+    p[7] = (uint8_t)(hint >> 16);
 }
 
-static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts)
+static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts,
+                                uint32_t hint)
 {
     uint32_t rs = eddy_row_size(row);
     uint32_t need = ED_EL_RECORD_OVERHEAD + rs;
@@ -36,7 +39,7 @@ static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row
 #if defined(__x86_64__)
     __asm__ volatile("prefetchw %0" ::"m"(*(const char *)(p + 512)));
 #endif
-    put_header(p, need, ED_EL_RECORD);
+    put_header(p, need, ED_EL_RECORD, hint);
     memcpy(p + 8, &ts, 8);
     memcpy(p + 16, row, rs);
     b->len += need;
@@ -53,13 +56,13 @@ static int channel_control(ed_writer *w, ed_channel *c, int tag, int64_t value)
         if (!b) return -1;
     }
     uint8_t *p = b->data + b->len;
-    put_header(p, need, tag);
+    put_header(p, need, tag, 0);
     if (tag != ED_EL_END) memcpy(p + 8, &value, 8);
     b->len += need;
     return 0;
 }
 
-static int key_channel(ed_writer *w, const eddy_row *row, int *out)
+static int key_channel(ed_writer *w, const eddy_row *row, int *out, uint32_t *hint)
 {
     const eddy_row *src = row;
     if (w->key_fn || w->part_fn) {
@@ -95,7 +98,9 @@ static int key_channel(ed_writer *w, const eddy_row *row, int *out)
         len = ed_key_write(&w->ks, src, w->keybuf, w->keycap);
     }
     /* key group = murmur3 % max parallelism, and its subtask, without a division */
-    *out = w->kg_channel[ed_fastmod_u32(ed_key_hash(w->keybuf, len), w->kg_mod)];
+    uint32_t h = ed_key_hash(w->keybuf, len);
+    *out = w->kg_channel[ed_fastmod_u32(h, w->kg_mod)];
+    *hint = h & ED_KEY_HINT_MASK;
     return 0;
 }
 
@@ -108,6 +113,7 @@ static inline uint64_t next_rand(uint64_t *s)
 int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
 {
     int ch = 0;
+    uint32_t hint = 0;
     switch (w->part) {
     case ED_PART_FORWARD:
     case ED_PART_GLOBAL:
@@ -115,7 +121,7 @@ int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
         break;
     case ED_PART_HASH:
     case ED_PART_CUSTOM:
-        if (key_channel(w, row, &ch)) return -1;
+        if (key_channel(w, row, &ch, &hint)) return -1;
         break;
     case ED_PART_REBALANCE:
     case ED_PART_RESCALE:
@@ -126,14 +132,14 @@ int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
         break;
     case ED_PART_BROADCAST:
         for (int i = 0; i < w->n; i++)
-            if (channel_write(w, w->ch[i], row, ts)) return -1;
+            if (channel_write(w, w->ch[i], row, ts, 0)) return -1;
         w->task->dirty = true;
         return 0;
     default:
         ed_assert(!"partitioner");
     }
     w->task->dirty = true;
-    return channel_write(w, w->ch[ch], row, ts);
+    return channel_write(w, w->ch[ch], row, ts, hint);
 }
 
 int ed_writer_broadcast_element(ed_writer *w, int tag, int64_t value)

@@ -1552,6 +1552,35 @@ void eddy_state_clear(eddy_state *s)
     if (e) entry_delete(s, e);
 }
 
+const eddy_row *ed_state_stored_row(eddy_state *s)
+{
+    s->err.set = 0;
+    ed_entry *e = s->kind == EDDY_STATE_LIST || s->kind == EDDY_STATE_MAP ? NULL : cur(s);
+    return e && entry_row(e)->len ? (const eddy_row *)entry_row(e)->p : NULL;
+}
+
+int ed_state_store_row(eddy_state *s, const eddy_row *r)
+{
+    s->err.set = 0;
+    if (s->kind == EDDY_STATE_LIST || s->kind == EDDY_STATE_MAP)
+        return fail(s, "state '%s' does not hold one row", s->name);
+    return store_row(s, cur(s), r, s->has_ttl ? clock_now(s->b) : 0);
+}
+
+void ed_state_drop_all(eddy_state *s)
+{
+    ed_assert(!s->iterating);
+    for (uint32_t i = 0; s->slots && i <= s->mask; i++) {
+        if (!s->slots[i].e) continue;
+        entry_release(s, s->slots[i].e);
+        s->slots[i] = (ed_slot){0, NULL};
+    }
+    s->count = 0;
+    s->cache = NULL;
+    s->cache_ver = 0;
+    s->view_ver = 0;
+}
+
 size_t ed_state_entries(eddy_state *s)
 {
     return s->count;

@@ -72,6 +72,14 @@ int ed_state_for_each(eddy_state *s, ed_state_key_fn fn, void *arg);
 #define ED_STATE_VISIT_EXPIRED 1u
 int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg);
 
+/* Rows as stored, for VALUE, REDUCING and AGGREGATING states (the window operator moves
+ * its per-key table, window_table.h, in and out of its states around snapshots): the row
+ * of the current (key, namespace) without TTL checks or functions applied, NULL when
+ * none; storing a row as it is; and dropping every entry. */
+const eddy_row *ed_state_stored_row(eddy_state *s);
+int ed_state_store_row(eddy_state *s, const eddy_row *r);
+void ed_state_drop_all(eddy_state *s);
+
 /* True when the current (key, namespace) has an entry in s. The lookup is kept for the
  * next call on s, so asking before an add costs nothing extra. */
 bool ed_state_has_entry(eddy_state *s);

@@ -1,0 +1,241 @@
+/*
+ * window_table.c - per-key window contents (window_table.h).
+ *
+ * The table: open addressing, linear probing, backward-shift deletion; a slot is the
+ * entry's hash beside its pointer, so probing past other keys does not touch their
+ * entries. An entry is one pool block: header, key bytes, then `cap` records of
+ * sizeof(ed_wt_rec) + room bytes each.
+ */
+#include "window_table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../types/types.h"
+#include "heap_kv.h"
+#include "state_int.h"
+
+typedef struct wt_slot {
+    uint32_t hash;
+    ed_wt_entry *e; /* NULL: empty */
+} wt_slot;
+
+struct ed_wt {
+    ed_spool pool;
+    wt_slot *slots;
+    uint32_t mask, count;
+};
+
+ed_wt *ed_wt_new(void)
+{
+    ed_wt *t = calloc(1, sizeof *t);
+    if (t) ed_spool_init(&t->pool);
+    return t;
+}
+
+void ed_wt_free(ed_wt *t)
+{
+    if (!t) return;
+    ed_wt_clear(t);
+    ed_spool_destroy(&t->pool);
+    free(t->slots);
+    free(t);
+}
+
+static inline size_t key_room(uint32_t klen) { return ED_ALIGN8(klen); }
+
+static inline size_t entry_size(uint32_t klen, uint32_t cap, uint32_t room)
+{
+    return sizeof(ed_wt_entry) + key_room(klen) + (size_t)cap * (sizeof(ed_wt_rec) + room);
+}
+
+ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash)
+{
+    if (!t->slots) return NULL;
+    for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        const wt_slot *s = &t->slots[i];
+        if (!s->e) return NULL;
+        if (s->hash == hash && s->e->klen == klen && ed_key_bytes_equal(ed_wt_key(s->e), key, klen))
+            return s->e;
+    }
+}
+
+/* The slot that points to e. */
+static uint32_t slot_of(const ed_wt *t, const ed_wt_entry *e)
+{
+    uint32_t i = e->hash & t->mask;
+    while (t->slots[i].e != e) i = (i + 1) & t->mask;
+    return i;
+}
+
+static int grow_table(ed_wt *t)
+{
+    uint32_t nmask = t->slots ? t->mask * 2 + 1 : 63;
+    wt_slot *ns = calloc((size_t)nmask + 1, sizeof *ns);
+    if (!ns) return -1;
+    if (t->slots) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            if (!t->slots[i].e) continue;
+            uint32_t j = t->slots[i].hash & nmask;
+            while (ns[j].e) j = (j + 1) & nmask;
+            ns[j] = t->slots[i];
+        }
+        free(t->slots);
+    }
+    t->slots = ns;
+    t->mask = nmask;
+    return 0;
+}
+
+ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash, int key_group)
+{
+    ed_wt_entry *e = ed_wt_find(t, key, klen, hash);
+    if (e) return e;
+    if ((!t->slots || (t->count + 1) * 2 > t->mask + 1) && grow_table(t)) return NULL;
+    uint32_t block;
+    /* room for two records of a 24-byte row (one BIGINT) to begin with */
+    e = ed_spool_alloc(&t->pool, entry_size(klen, 2, 24), &block);
+    if (!e) return NULL;
+    *e = (ed_wt_entry){.hash = hash, .key_group = (uint32_t)key_group, .klen = klen,
+                       .room = 24, .block = block};
+    uint32_t fit = (uint32_t)((block - sizeof(ed_wt_entry) - key_room(klen)) /
+                              (sizeof(ed_wt_rec) + 24));
+    e->cap = (uint16_t)(fit > UINT16_MAX ? UINT16_MAX : fit);
+    memcpy(e->words, key, klen);
+    uint32_t i = hash & t->mask;
+    while (t->slots[i].e) i = (i + 1) & t->mask;
+    t->slots[i] = (wt_slot){hash, e};
+    t->count++;
+    return e;
+}
+
+/* Moves *e to a block with room for cap records of room bytes each. */
+static int reshape(ed_wt *t, ed_wt_entry **ep, uint32_t cap, uint32_t room)
+{
+    ed_wt_entry *e = *ep;
+    uint32_t block;
+    size_t need = entry_size(e->klen, cap, room);
+    if (cap > UINT16_MAX || need > UINT32_MAX) return -1;
+    ed_wt_entry *n = ed_spool_alloc(&t->pool, need, &block);
+    if (!n) return -1;
+    memcpy(n, e, sizeof *e + key_room(e->klen));
+    n->cap = (uint16_t)cap;
+    n->room = room;
+    n->block = block;
+    for (uint32_t i = 0; i < e->n; i++) {
+        ed_wt_rec *from = ed_wt_rec_at(e, i), *to = ed_wt_rec_at(n, i);
+        memcpy(to, from, sizeof *from + from->len);
+    }
+    t->slots[slot_of(t, e)].e = n;
+    ed_spool_free(&t->pool, e, e->block);
+    *ep = n;
+    return 0;
+}
+
+ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **ep, int64_t start, int64_t end, int64_t sstart,
+                         int64_t send)
+{
+    if ((*ep)->n == (*ep)->cap && reshape(t, ep, (uint32_t)(*ep)->cap * 2, (*ep)->room))
+        return NULL;
+    ed_wt_entry *e = *ep;
+    ed_wt_rec *r = ed_wt_rec_at(e, e->n++);
+    *r = (ed_wt_rec){start, end, sstart, send, 0, 0};
+    return r;
+}
+
+int ed_wt_rec_set(ed_wt *t, ed_wt_entry **ep, ed_wt_rec **rp, const eddy_row *row)
+{
+    uint32_t len = eddy_row_size(row);
+    if (len > (*ep)->room) {
+        uint32_t i = (uint32_t)(((uint8_t *)*rp - (uint8_t *)ed_wt_rec_at(*ep, 0)) /
+                                (sizeof(ed_wt_rec) + (*ep)->room));
+        uint32_t room = (*ep)->room;
+        while (room < len) room *= 2;
+        if (reshape(t, ep, (*ep)->cap, room)) return -1;
+        *rp = ed_wt_rec_at(*ep, i);
+    }
+    uint64_t *to = (uint64_t *)(*rp + 1);
+    const uint8_t *from = (const uint8_t *)row;
+    for (uint32_t i = 0; i < len; i += 8) memcpy(to + i / 8, from + i, 8); /* rows are whole words */
+    (*rp)->len = len;
+    return 0;
+}
+
+static void remove_entry(ed_wt *t, ed_wt_entry *e)
+{
+    uint32_t i = slot_of(t, e), j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (!t->slots[j].e) break;
+        uint32_t home = t->slots[j].hash & t->mask;
+        /* slot j may move to i when its home is not in (i, j] (cyclically) */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i] = (wt_slot){0, NULL};
+    t->count--;
+    ed_spool_free(&t->pool, e, e->block);
+}
+
+void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **ep, ed_wt_rec *r)
+{
+    ed_wt_entry *e = *ep;
+    ed_wt_rec *last = ed_wt_rec_at(e, e->n - 1u);
+    if (r != last) memcpy(r, last, sizeof *last + last->len);
+    if (--e->n == 0) {
+        remove_entry(t, e);
+        *ep = NULL;
+    }
+}
+
+void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint)
+{
+    if (t->slots) __builtin_prefetch(&t->slots[hint & t->mask]);
+}
+
+void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
+{
+    if (!t->slots) return;
+    /* a few probes at most: a miss here only costs a useless fetch */
+    for (uint32_t i = hint & t->mask, k = 0; k < 4; i = (i + 1) & t->mask, k++) {
+        const wt_slot *s = &t->slots[i];
+        if (!s->e) return;
+        if ((s->hash & 0xffffffu) == hint) {
+            const uint8_t *e = (const uint8_t *)s->e;
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + 64);
+            return;
+        }
+    }
+}
+
+size_t ed_wt_count(const ed_wt *t) { return t->count; }
+
+size_t ed_wt_bytes(const ed_wt *t)
+{
+    return t->pool.bytes + (t->slots ? ((size_t)t->mask + 1) * sizeof(wt_slot) : 0);
+}
+
+int ed_wt_for_each(ed_wt *t, ed_wt_entry_fn fn, void *arg)
+{
+    if (!t->slots) return 0;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        if (!t->slots[i].e) continue;
+        int rc = fn(t->slots[i].e, arg);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+void ed_wt_clear(ed_wt *t)
+{
+    if (!t->slots) return;
+    for (uint32_t i = 0; i <= t->mask; i++) {
+        if (!t->slots[i].e) continue;
+        ed_spool_free(&t->pool, t->slots[i].e, t->slots[i].e->block);
+        t->slots[i] = (wt_slot){0, NULL};
+    }
+    t->count = 0;
+}
