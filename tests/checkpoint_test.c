@@ -272,14 +272,21 @@ ED_TEST(checkpointing_needs_a_directory)
 
 static atomic_long summed;
 
-static atomic_long fail_at = -1; /* the id at which ck_key_value fails once */
+static atomic_long fail_at = -1; /* the id at which ck_key_value (or win_kv) fails once */
+
+/* Fails the job (-1) when id is fail_at, once; 0 otherwise. */
+static int fail_once(eddy_ctx *ctx, int64_t id)
+{
+    long f = atomic_load(&fail_at);
+    if (id == f && atomic_compare_exchange_strong(&fail_at, &f, -1))
+        return eddy_fail(ctx, "injected failure at id %lld", (long long)id);
+    return 0;
+}
 
 int ck_key_value(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
 {
     int64_t id = eddy_row_i64(in, 0);
-    long f = atomic_load(&fail_at);
-    if (id == f && atomic_compare_exchange_strong(&fail_at, &f, -1))
-        return eddy_fail(ctx, "injected failure at id %lld", (long long)id);
+    if (fail_once(ctx, id)) return -1;
     eddy_rb_set_i64(out, 0, id % 50);
     eddy_rb_set_i64(out, 1, id);
     return 0;
@@ -867,4 +874,328 @@ ED_TEST(operator_list_state_is_split_across_a_rescale)
     eddy_env_free(b);
     ed_err e = {0};
     ed_remove_tree(dir, &e);
+}
+
+/* ---- keyed event-time windows recover exactly ---------------------------------------------- */
+
+/*
+ * Ids 0..WIN_N-1 become (k = id % WIN_KEYS, ts, v = id), windowed per key by event time
+ * and aggregated to (k, window start, window end, count, sum of v). Tumbling windows:
+ * ts = 3 id, WIN_SIZE ms each. Sessions: ts grows by 2 per id plus, in each block of
+ * WIN_BLOCK ids, two jumps of WIN_JUMP - at the block's start and s = block % 20 + 1 ids
+ * later - so that the keys whose consecutive elements straddle both jumps (20 - s of them)
+ * start a new session there and the others do not: sessions of different keys end at
+ * different points, and all through the run.
+ */
+enum { WIN_N = 100000, WIN_KEYS = 20, WIN_SIZE = 1000, WIN_GAP = 10000, WIN_BLOCK = 2000,
+       WIN_JUMP = 6000 };
+#define WIN_SCHEMA "k BIGINT, ws BIGINT, we BIGINT, n BIGINT, s BIGINT"
+
+static atomic_long win_seen; /* records through the key-value map */
+
+static int64_t win_ts(int64_t id, bool session)
+{
+    if (!session) return id * 3;
+    int64_t b = id / WIN_BLOCK, r = id % WIN_BLOCK;
+    return id * 2 + WIN_JUMP * (2 * b + (r >= b % 20 + 1));
+}
+
+static int win_kv(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out, bool session)
+{
+    int64_t id = eddy_row_i64(in, 0);
+    if (fail_once(ctx, id)) return -1;
+    eddy_rb_set_i64(out, 0, id % WIN_KEYS);
+    eddy_rb_set_i64(out, 1, win_ts(id, session));
+    eddy_rb_set_i64(out, 2, id);
+    atomic_fetch_add(&win_seen, 1);
+    return 0;
+}
+int ck_tumbling_kv(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    return win_kv(ctx, in, out, false);
+}
+int ck_session_kv(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    return win_kv(ctx, in, out, true);
+}
+
+/* acc (count, sum) -> (k, start, end, count, sum): key and window from the context */
+int ck_win_create(eddy_ctx *ctx, eddy_row_builder *acc)
+{
+    eddy_rb_set_i64(acc, 0, 0);
+    eddy_rb_set_i64(acc, 1, 0);
+    return 0;
+}
+int ck_win_add(eddy_ctx *ctx, const eddy_row *in, const eddy_row *acc, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0) + 1);
+    eddy_rb_set_i64(out, 1, eddy_row_i64(acc, 1) + eddy_row_i64(in, 2));
+    return 0;
+}
+int ck_win_result(eddy_ctx *ctx, const eddy_row *acc, eddy_row_builder *out)
+{
+    eddy_rb_set_field(out, 0, eddy_ctx_current_key(ctx), 0);
+    eddy_rb_set_i64(out, 1, eddy_ctx_window_start(ctx));
+    eddy_rb_set_i64(out, 2, eddy_ctx_window_end(ctx));
+    eddy_rb_set_i64(out, 3, eddy_row_i64(acc, 0));
+    eddy_rb_set_i64(out, 4, eddy_row_i64(acc, 1));
+    return 0;
+}
+int ck_win_merge(eddy_ctx *ctx, const eddy_row *a, const eddy_row *b, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(a, 0) + eddy_row_i64(b, 0));
+    eddy_rb_set_i64(out, 1, eddy_row_i64(a, 1) + eddy_row_i64(b, 1));
+    return 0;
+}
+
+/* Window results as plain values: (k, start, end, count, sum). */
+typedef struct win_rows {
+    int64_t (*w)[5];
+    size_t n, cap;
+} win_rows;
+
+static void win_push(win_rows *r, const int64_t w[5])
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 1024;
+        r->w = realloc(r->w, r->cap * sizeof *r->w);
+    }
+    memcpy(r->w[r->n++], w, sizeof *r->w);
+}
+
+static void win_push_row(win_rows *r, const eddy_row *row)
+{
+    int64_t w[5];
+    for (int i = 0; i < 5; i++) w[i] = eddy_row_i64(row, (uint32_t)i);
+    win_push(r, w);
+}
+
+static void win_push_result(win_rows *r, const eddy_result *res)
+{
+    for (size_t i = 0; i < eddy_result_count(res); i++) win_push_row(r, eddy_result_row(res, i));
+}
+
+/* Every window result of every attempt: a job's collect result keeps only the rows of
+ * its last attempt, so failover tests look at what the window operator emitted here. */
+static win_rows tapped;
+static pthread_mutex_t tap_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int ck_win_tap(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    pthread_mutex_lock(&tap_mu);
+    win_push_row(&tapped, in);
+    pthread_mutex_unlock(&tap_mu);
+    return eddy_rb_copy(out, in);
+}
+
+static int win_cmp(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    for (int i = 0; i < 5; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
+static void win_print(const char *what, const int64_t w[5])
+{
+    fprintf(stderr, "  %s: key %lld [%lld, %lld) count %lld sum %lld\n", what, (long long)w[0],
+            (long long)w[1], (long long)w[2], (long long)w[3], (long long)w[4]);
+}
+
+/*
+ * The number of wrong windows in `got` (sorted in place): every window of an uninterrupted
+ * run must be there with its count and sum, nothing else may be; as collect is not an
+ * exactly-once sink, a window may come more than once after a restart, each time equal.
+ * The expected windows come from a plain loop over the ids: per key, tumbling windows are
+ * ts's bucket; a session goes on while the next ts is at most the last ts + gap (windows
+ * that touch merge) and ends at the last ts + gap.
+ */
+static int wrong_windows(win_rows *got, bool session)
+{
+    win_rows want = {0};
+    int64_t cur[WIN_KEYS][5] = {{0}};
+    for (int64_t id = 0; id < WIN_N; id++) {
+        int64_t k = id % WIN_KEYS, ts = win_ts(id, session), *c = cur[k];
+        if (c[3] && (session ? ts > c[2] : ts >= c[2])) {
+            win_push(&want, c);
+            c[3] = 0;
+        }
+        if (!c[3]) {
+            c[0] = k;
+            c[1] = session ? ts : ts - ts % WIN_SIZE;
+            c[4] = 0;
+        }
+        c[2] = session ? ts + WIN_GAP : c[1] + WIN_SIZE;
+        c[3]++;
+        c[4] += id;
+    }
+    for (int k = 0; k < WIN_KEYS; k++)
+        if (cur[k][3]) win_push(&want, cur[k]);
+    qsort(want.w, want.n, sizeof *want.w, win_cmp);
+    qsort(got->w, got->n, sizeof *got->w, win_cmp);
+    int bad = 0;
+    size_t g = 0;
+    for (size_t i = 0; i <= want.n; i++) {
+        const int64_t *w = i < want.n ? want.w[i] : NULL;
+        bool seen = false;
+        /* before w (or at the end) come only windows that are not expected, or wrong */
+        for (; g < got->n && (!w || win_cmp(got->w[g], w) < 0 || memcmp(got->w[g], w, 24) == 0);
+             g++) {
+            if (w && win_cmp(got->w[g], w) == 0) {
+                seen = true;
+            } else if (bad++ < 5) {
+                win_print(w && memcmp(got->w[g], w, 24) == 0 ? "wrong" : "unexpected", got->w[g]);
+                if (w && memcmp(got->w[g], w, 24) == 0) win_print("  expected", w);
+            }
+        }
+        if (w && !seen && bad++ < 5) win_print("missing", w);
+    }
+    if (bad) fprintf(stderr, "  %d wrong of %zu windows (%zu emitted)\n", bad, want.n, got->n);
+    free(want.w);
+    return bad;
+}
+
+static eddy_result *win_job(eddy_env *env, const char *dir, bool session, int p,
+                            const char *window_table)
+{
+    char end[32];
+    snprintf(end, sizeof end, "%d", WIN_N - 1);
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set(env, "log.level", getenv("CK_LOG") ? getenv("CK_LOG") : "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "1 s");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    if (window_table) eddy_env_set(env, "state.backend.heap.window-table", window_table);
+    eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
+                                   "fields.id.start", "0", "fields.id.end", end,
+                                   "rows-per-second", "100000", NULL);
+    eddy_uid(src, "gen");
+    eddy_stream *kv = eddy_map(src, session ? EDDY_FN(ck_session_kv) : EDDY_FN(ck_tumbling_kv),
+                               "k BIGINT, ts BIGINT, v BIGINT");
+    eddy_uid(kv, "kv");
+    kv = eddy_uid(eddy_assign_timestamps_and_watermarks(kv, eddy_monotonous_timestamps("ts")),
+                  "wm");
+    eddy_aggregate agg = {.acc_schema = "n BIGINT, s BIGINT",
+                          .out_schema = WIN_SCHEMA,
+                          .create = EDDY_FN(ck_win_create),
+                          .add = EDDY_FN(ck_win_add),
+                          .result = EDDY_FN(ck_win_result),
+                          .merge = EDDY_FN(ck_win_merge)};
+    eddy_window_assigner a = session ? eddy_event_time_session_windows(WIN_GAP)
+                                     : eddy_tumbling_event_time_windows(WIN_SIZE, 0);
+    eddy_stream *w = eddy_window_aggregate(eddy_window(eddy_key_by(kv, "k"), a), agg);
+    eddy_uid(eddy_set_parallelism(w, p), "win");
+    eddy_stream *t = eddy_map(w, EDDY_FN(ck_win_tap), WIN_SCHEMA);
+    eddy_uid(eddy_set_parallelism(t, p), "tap");
+    return eddy_collect(t);
+}
+
+static void tap_reset(void)
+{
+    pthread_mutex_lock(&tap_mu);
+    free(tapped.w);
+    tapped = (win_rows){0};
+    pthread_mutex_unlock(&tap_mu);
+}
+
+/*
+ * Failover: the job fails once mid-run and restarts from its latest checkpoint, which
+ * holds the open windows (and, for sessions, the merged windows) of each key: every
+ * window is emitted with exactly the contents of a run without the failure.
+ */
+static void check_window_failover(bool session)
+{
+    char dir[] = "/tmp/eddy_win_failover_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    tap_reset();
+    atomic_store(&win_seen, 0);
+    atomic_store(&fail_at, WIN_N * 6 / 10);
+    eddy_env *env = eddy_env_new();
+    win_job(env, dir, session, 2, NULL);
+    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
+    eddy_env_set(env, "restart-strategy.fixed-delay.attempts", "3");
+    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "10 ms");
+    eddy_env_set(env, "execution.checkpointing.interval", "200 ms");
+    atomic_store(&ticking, true);
+    pthread_t t;
+    pthread_create(&t, NULL, tick, env);
+    int rc = eddy_execute(env, "win failover");
+    atomic_store(&ticking, false);
+    pthread_join(t, NULL);
+    ED_REQUIRE(rc == 0);
+    ED_CHECK_INT(atomic_load(&fail_at), -1); /* the failure did happen */
+    /* and the restart began at a checkpoint, not at the start */
+    ED_CHECK(atomic_load(&win_seen) < WIN_N + WIN_N * 6 / 10);
+    ED_CHECK_INT(wrong_windows(&tapped, session), 0);
+    tap_reset();
+    eddy_env_free(env);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+ED_TEST(tumbling_windows_fail_over_exactly) { check_window_failover(false); }
+ED_TEST(session_windows_fail_over_exactly) { check_window_failover(true); }
+
+/*
+ * The job runs with its window operator at parallelism p1 (and the window table layout
+ * table1) until its first checkpoint and is cancelled; started from that checkpoint at
+ * parallelism p2 (layout table2), it emits the windows the first run had not fired when
+ * the checkpoint was taken. Windows fired before it are not fired again, so the two
+ * runs' outputs together must hold every window, exactly.
+ */
+static void check_window_restore(bool session, int p1, const char *table1, int p2,
+                                 const char *table2)
+{
+    char dir[] = "/tmp/eddy_win_restore_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    atomic_store(&win_seen, 0);
+    eddy_env *a = eddy_env_new();
+    eddy_result *first = win_job(a, dir, session, p1, table1);
+    char chk[600];
+    ED_REQUIRE(run_until_checkpoint(a, "win restore", dir, "win_restore", &win_seen, WIN_N / 5,
+                                    chk, sizeof chk));
+    ED_CHECK(atomic_load(&win_seen) < WIN_N); /* it really was interrupted */
+    ED_CHECK(eddy_result_count(first) > 0);   /* after firing windows */
+
+    eddy_env *b = eddy_env_new();
+    eddy_result *second = win_job(b, dir, session, p2, table2);
+    eddy_env_set(b, "execution.savepoint.path", chk);
+    eddy_env_set(b, "execution.checkpointing.interval", "0");
+    ED_REQUIRE(eddy_execute(b, "win restore") == 0);
+    win_rows got = {0};
+    win_push_result(&got, first);
+    win_push_result(&got, second);
+    ED_CHECK_INT(wrong_windows(&got, session), 0);
+    free(got.w);
+    eddy_env_free(a);
+    eddy_env_free(b);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+ED_TEST(tumbling_windows_restore_at_another_parallelism)
+{
+    check_window_restore(false, 1, NULL, 2, NULL);
+}
+ED_TEST(session_windows_restore_at_another_parallelism)
+{
+    check_window_restore(true, 2, NULL, 1, NULL);
+}
+
+/* state.backend.heap.window-table picks the layout of window contents in the heap backend;
+ * a checkpoint taken with either layout restores into the other. */
+ED_TEST(tumbling_windows_restore_from_the_window_table_into_entries)
+{
+    check_window_restore(false, 2, "true", 2, "false");
+}
+ED_TEST(tumbling_windows_restore_from_entries_into_the_window_table)
+{
+    check_window_restore(false, 2, "false", 2, "true");
+}
+ED_TEST(session_windows_restore_from_the_window_table_into_entries)
+{
+    check_window_restore(true, 2, "true", 2, "false");
+}
+ED_TEST(session_windows_restore_from_entries_into_the_window_table)
+{
+    check_window_restore(true, 2, "false", 2, "true");
 }
