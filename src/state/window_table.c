@@ -17,6 +17,7 @@
 
 typedef struct wt_slot {
     uint32_t hash;
+    uint32_t used; /* bytes of the entry in use, for prefetching its last record */
     ed_wt_entry *e; /* NULL: empty */
 } wt_slot;
 
@@ -49,6 +50,19 @@ static inline size_t entry_size(uint32_t klen, uint32_t cap, uint32_t room)
     return sizeof(ed_wt_entry) + key_room(klen) + (size_t)cap * (sizeof(ed_wt_rec) + room);
 }
 
+/* The slot that points to e. */
+static uint32_t slot_of(const ed_wt *t, const ed_wt_entry *e)
+{
+    uint32_t i = e->hash & t->mask;
+    while (t->slots[i].e != e) i = (i + 1) & t->mask;
+    return i;
+}
+
+static void note_used(ed_wt *t, const ed_wt_entry *e)
+{
+    t->slots[slot_of(t, e)].used = (uint32_t)entry_size(e->klen, e->n, e->room);
+}
+
 ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash)
 {
     if (!t->slots) return NULL;
@@ -58,14 +72,6 @@ ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
         if (s->hash == hash && s->e->klen == klen && ed_key_bytes_equal(ed_wt_key(s->e), key, klen))
             return s->e;
     }
-}
-
-/* The slot that points to e. */
-static uint32_t slot_of(const ed_wt *t, const ed_wt_entry *e)
-{
-    uint32_t i = e->hash & t->mask;
-    while (t->slots[i].e != e) i = (i + 1) & t->mask;
-    return i;
 }
 
 static int grow_table(ed_wt *t)
@@ -104,7 +110,7 @@ ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
     memcpy(e->words, key, klen);
     uint32_t i = hash & t->mask;
     while (t->slots[i].e) i = (i + 1) & t->mask;
-    t->slots[i] = (wt_slot){hash, e};
+    t->slots[i] = (wt_slot){hash, (uint32_t)entry_size(klen, 0, 24), e};
     t->count++;
     return e;
 }
@@ -126,7 +132,9 @@ static int reshape(ed_wt *t, ed_wt_entry **ep, uint32_t cap, uint32_t room)
         ed_wt_rec *from = ed_wt_rec_at(e, i), *to = ed_wt_rec_at(n, i);
         memcpy(to, from, sizeof *from + from->len);
     }
-    t->slots[slot_of(t, e)].e = n;
+    uint32_t i = slot_of(t, e);
+    t->slots[i].e = n;
+    t->slots[i].used = (uint32_t)entry_size(n->klen, n->n, n->room);
     ed_spool_free(&t->pool, e, e->block);
     *ep = n;
     return 0;
@@ -140,6 +148,7 @@ ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **ep, int64_t start, int64_t end,
     ed_wt_entry *e = *ep;
     ed_wt_rec *r = ed_wt_rec_at(e, e->n++);
     *r = (ed_wt_rec){start, end, sstart, send, 0, 0};
+    note_used(t, e);
     return r;
 }
 
@@ -174,7 +183,7 @@ static void remove_entry(ed_wt *t, ed_wt_entry *e)
             i = j;
         }
     }
-    t->slots[i] = (wt_slot){0, NULL};
+    t->slots[i] = (wt_slot){0, 0, NULL};
     t->count--;
     ed_spool_free(&t->pool, e, e->block);
 }
@@ -182,12 +191,17 @@ static void remove_entry(ed_wt *t, ed_wt_entry *e)
 void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **ep, ed_wt_rec *r)
 {
     ed_wt_entry *e = *ep;
-    ed_wt_rec *last = ed_wt_rec_at(e, e->n - 1u);
-    if (r != last) memcpy(r, last, sizeof *last + last->len);
-    if (--e->n == 0) {
+    if (e->n == 1) {
         remove_entry(t, e);
         *ep = NULL;
+        return;
     }
+    /* the others move up, in the order they came: the newest window stays last */
+    uint8_t *end = (uint8_t *)ed_wt_rec_at(e, e->n);
+    size_t stride = sizeof(ed_wt_rec) + e->room;
+    memmove(r, (uint8_t *)r + stride, (size_t)(end - (uint8_t *)r) - stride);
+    e->n--;
+    note_used(t, e);
 }
 
 void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint)
@@ -204,8 +218,12 @@ void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
         if (!s->e) return;
         if ((s->hash & 0xffffffu) == hint) {
             const uint8_t *e = (const uint8_t *)s->e;
-            __builtin_prefetch(e);
+            __builtin_prefetch(e); /* the header, the key and the first record */
             __builtin_prefetch(e + 64);
+            if (s->used > 128) { /* and the newest record, which spans one line or two */
+                __builtin_prefetch(e + s->used - 64);
+                __builtin_prefetch(e + s->used - 1);
+            }
             return;
         }
     }
@@ -235,7 +253,7 @@ void ed_wt_clear(ed_wt *t)
     for (uint32_t i = 0; i <= t->mask; i++) {
         if (!t->slots[i].e) continue;
         ed_spool_free(&t->pool, t->slots[i].e, t->slots[i].e->block);
-        t->slots[i] = (wt_slot){0, NULL};
+        t->slots[i] = (wt_slot){0, 0, NULL};
     }
     t->count = 0;
 }

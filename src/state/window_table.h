@@ -92,8 +92,8 @@ ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **e, int64_t start, int64_t end, 
  * updated. -1 when out of memory. */
 int ed_wt_rec_set(ed_wt *t, ed_wt_entry **e, ed_wt_rec **r, const eddy_row *row);
 
-/* Removes *r from *e (the last record takes its place). When it was the last, the entry
- * goes too and *e becomes NULL. */
+/* Removes *r from *e; the records after it move up, so records stay in the order they
+ * were added. When it was the last, the entry goes too and *e becomes NULL. */
 void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **e, ed_wt_rec *r);
 
 /* Hints (hint: the low 24 bits of a key's hash) that a key comes soon: fetch its slot;
