@@ -228,6 +228,26 @@ static int channel_ended(ed_task *t, ed_channel *c)
     return update_watermark(t);
 }
 
+#ifndef LOOK_AHEAD_SLOT
+#define LOOK_AHEAD_SLOT 3
+#endif
+#ifndef LOOK_AHEAD_ENTRY
+#define LOOK_AHEAD_ENTRY 1
+#endif
+
+/* Moves a look-ahead cursor one element on (not past end) and tells the operator about
+ * the record it lands on. */
+static inline const uint8_t *look_ahead(ed_operator *head, void (*prefetch)(ed_operator *, uint32_t, int),
+                                        const uint8_t *q, const uint8_t *end, int stage)
+{
+    if (q >= end) return q;
+    uint32_t len;
+    memcpy(&len, q, 4);
+    q += len;
+    if (q < end && q[4] == ED_EL_RECORD) prefetch(head, ed_el_key_hint(q), stage);
+    return q;
+}
+
 /* Processes one buffer of one channel. >0: elements handled; 0: nothing to read. */
 static int read_one_buffer(ed_task *t)
 {
@@ -245,6 +265,13 @@ static int read_one_buffer(ed_task *t)
         int n = 0;
         const uint8_t *p = b->data + c->rpos, *end = b->data + b->len;
         void (*prefetch)(ed_operator *, uint32_t, int) = head->vt->prefetch;
+        /* two cursors run ahead of p: la names records whose table slot the operator
+         * fetches, lb (nearer) records whose entry it fetches through that slot */
+        const uint8_t *la = p, *lb = p;
+        if (prefetch) {
+            for (int j = 0; j < LOOK_AHEAD_SLOT; j++) la = look_ahead(head, prefetch, la, end, 0);
+            for (int j = 0; j < LOOK_AHEAD_ENTRY; j++) lb = look_ahead(head, prefetch, lb, end, 1);
+        }
         while (p < end) {
             uint32_t len;
             memcpy(&len, p, 4);
@@ -253,20 +280,9 @@ static int read_one_buffer(ed_task *t)
             if (ED_LIKELY(tag == ED_EL_RECORD)) {
                 int64_t ts;
                 memcpy(&ts, p + 8, 8);
-                if (prefetch) { /* the next records' state, while this one runs */
-                    const uint8_t *q1 = p + len;
-                    if (q1 < end) {
-                        uint32_t l;
-                        memcpy(&l, q1, 4);
-                        const uint8_t *q2 = q1 + l, *q3 = q2;
-                        if (q2 < end) {
-                            memcpy(&l, q2, 4);
-                            q3 = q2 + l;
-                            if (q3 < end && q3[4] == ED_EL_RECORD)
-                                prefetch(head, ed_el_key_hint(q3), 0);
-                        }
-                        if (q1[4] == ED_EL_RECORD) prefetch(head, ed_el_key_hint(q1), 1);
-                    }
+                if (prefetch) { /* the state of records further on, while this one runs */
+                    la = look_ahead(head, prefetch, la, end, 0);
+                    lb = look_ahead(head, prefetch, lb, end, 1);
                 }
                 head->records_in++;
                 if (ED_UNLIKELY(head->vt->process(head, c->input, (const eddy_row *)(p + 16), ts))) {

@@ -15,22 +15,19 @@
 #include "heap_kv.h"
 #include "state_int.h"
 
-typedef struct wt_slot {
-    uint32_t hash;
-    uint32_t used; /* bytes of the entry in use, for prefetching its last record */
-    ed_wt_entry *e; /* NULL: empty */
-} wt_slot;
-
-struct ed_wt {
-    ed_spool pool;
-    wt_slot *slots;
-    uint32_t mask, count;
-};
+typedef ed_wt_slot wt_slot;
 
 ed_wt *ed_wt_new(void)
 {
     ed_wt *t = calloc(1, sizeof *t);
-    if (t) ed_spool_init(&t->pool);
+    ed_spool *pool = calloc(1, sizeof *pool);
+    if (!t || !pool) {
+        free(t);
+        free(pool);
+        return NULL;
+    }
+    ed_spool_init(pool);
+    t->pool = pool;
     return t;
 }
 
@@ -38,7 +35,8 @@ void ed_wt_free(ed_wt *t)
 {
     if (!t) return;
     ed_wt_clear(t);
-    ed_spool_destroy(&t->pool);
+    ed_spool_destroy(t->pool);
+    free(t->pool);
     free(t->slots);
     free(t);
 }
@@ -61,17 +59,6 @@ static uint32_t slot_of(const ed_wt *t, const ed_wt_entry *e)
 static void note_used(ed_wt *t, const ed_wt_entry *e)
 {
     t->slots[slot_of(t, e)].used = (uint32_t)entry_size(e->klen, e->n, e->room);
-}
-
-ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash)
-{
-    if (!t->slots) return NULL;
-    for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-        const wt_slot *s = &t->slots[i];
-        if (!s->e) return NULL;
-        if (s->hash == hash && s->e->klen == klen && ed_key_bytes_equal(ed_wt_key(s->e), key, klen))
-            return s->e;
-    }
 }
 
 static int grow_table(ed_wt *t)
@@ -100,7 +87,7 @@ ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
     if ((!t->slots || (t->count + 1) * 2 > t->mask + 1) && grow_table(t)) return NULL;
     uint32_t block;
     /* room for two records of a 24-byte row (one BIGINT) to begin with */
-    e = ed_spool_alloc(&t->pool, entry_size(klen, 2, 24), &block);
+    e = ed_spool_alloc(t->pool, entry_size(klen, 2, 24), &block);
     if (!e) return NULL;
     *e = (ed_wt_entry){.hash = hash, .key_group = (uint32_t)key_group, .klen = klen,
                        .room = 24, .block = block};
@@ -122,7 +109,7 @@ static int reshape(ed_wt *t, ed_wt_entry **ep, uint32_t cap, uint32_t room)
     uint32_t block;
     size_t need = entry_size(e->klen, cap, room);
     if (cap > UINT16_MAX || need > UINT32_MAX) return -1;
-    ed_wt_entry *n = ed_spool_alloc(&t->pool, need, &block);
+    ed_wt_entry *n = ed_spool_alloc(t->pool, need, &block);
     if (!n) return -1;
     memcpy(n, e, sizeof *e + key_room(e->klen));
     n->cap = (uint16_t)cap;
@@ -135,7 +122,7 @@ static int reshape(ed_wt *t, ed_wt_entry **ep, uint32_t cap, uint32_t room)
     uint32_t i = slot_of(t, e);
     t->slots[i].e = n;
     t->slots[i].used = (uint32_t)entry_size(n->klen, n->n, n->room);
-    ed_spool_free(&t->pool, e, e->block);
+    ed_spool_free(t->pool, e, e->block);
     *ep = n;
     return 0;
 }
@@ -152,21 +139,14 @@ ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **ep, int64_t start, int64_t end,
     return r;
 }
 
-int ed_wt_rec_set(ed_wt *t, ed_wt_entry **ep, ed_wt_rec **rp, const eddy_row *row)
+int ed_wt_rec_grow(ed_wt *t, ed_wt_entry **ep, ed_wt_rec **rp, uint32_t len)
 {
-    uint32_t len = eddy_row_size(row);
-    if (len > (*ep)->room) {
-        uint32_t i = (uint32_t)(((uint8_t *)*rp - (uint8_t *)ed_wt_rec_at(*ep, 0)) /
-                                (sizeof(ed_wt_rec) + (*ep)->room));
-        uint32_t room = (*ep)->room;
-        while (room < len) room *= 2;
-        if (reshape(t, ep, (*ep)->cap, room)) return -1;
-        *rp = ed_wt_rec_at(*ep, i);
-    }
-    uint64_t *to = (uint64_t *)(*rp + 1);
-    const uint8_t *from = (const uint8_t *)row;
-    for (uint32_t i = 0; i < len; i += 8) memcpy(to + i / 8, from + i, 8); /* rows are whole words */
-    (*rp)->len = len;
+    uint32_t i = (uint32_t)(((uint8_t *)*rp - (uint8_t *)ed_wt_rec_at(*ep, 0)) /
+                            (sizeof(ed_wt_rec) + (*ep)->room));
+    uint32_t room = (*ep)->room;
+    while (room < len) room *= 2;
+    if (reshape(t, ep, (*ep)->cap, room)) return -1;
+    *rp = ed_wt_rec_at(*ep, i);
     return 0;
 }
 
@@ -185,7 +165,7 @@ static void remove_entry(ed_wt *t, ed_wt_entry *e)
     }
     t->slots[i] = (wt_slot){0, 0, NULL};
     t->count--;
-    ed_spool_free(&t->pool, e, e->block);
+    ed_spool_free(t->pool, e, e->block);
 }
 
 void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **ep, ed_wt_rec *r)
@@ -204,36 +184,11 @@ void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **ep, ed_wt_rec *r)
     note_used(t, e);
 }
 
-void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint)
-{
-    if (t->slots) __builtin_prefetch(&t->slots[hint & t->mask]);
-}
-
-void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
-{
-    if (!t->slots) return;
-    /* a few probes at most: a miss here only costs a useless fetch */
-    for (uint32_t i = hint & t->mask, k = 0; k < 4; i = (i + 1) & t->mask, k++) {
-        const wt_slot *s = &t->slots[i];
-        if (!s->e) return;
-        if ((s->hash & 0xffffffu) == hint) {
-            const uint8_t *e = (const uint8_t *)s->e;
-            __builtin_prefetch(e); /* the header, the key and the first record */
-            __builtin_prefetch(e + 64);
-            if (s->used > 128) { /* and the newest record, which spans one line or two */
-                __builtin_prefetch(e + s->used - 64);
-                __builtin_prefetch(e + s->used - 1);
-            }
-            return;
-        }
-    }
-}
-
 size_t ed_wt_count(const ed_wt *t) { return t->count; }
 
 size_t ed_wt_bytes(const ed_wt *t)
 {
-    return t->pool.bytes + (t->slots ? ((size_t)t->mask + 1) * sizeof(wt_slot) : 0);
+    return ((ed_spool *)t->pool)->bytes + (t->slots ? ((size_t)t->mask + 1) * sizeof(wt_slot) : 0);
 }
 
 int ed_wt_for_each(ed_wt *t, ed_wt_entry_fn fn, void *arg)
@@ -252,7 +207,7 @@ void ed_wt_clear(ed_wt *t)
     if (!t->slots) return;
     for (uint32_t i = 0; i <= t->mask; i++) {
         if (!t->slots[i].e) continue;
-        ed_spool_free(&t->pool, t->slots[i].e, t->slots[i].e->block);
+        ed_spool_free(t->pool, t->slots[i].e, t->slots[i].e->block);
         t->slots[i] = (wt_slot){0, 0, NULL};
     }
     t->count = 0;

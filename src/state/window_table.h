@@ -29,10 +29,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <eddy/row.h>
 
-typedef struct ed_wt ed_wt;
+#include "heap_kv.h"
 
 typedef struct ed_wt_rec {
     int64_t start, end;   /* the window */
@@ -50,6 +51,22 @@ typedef struct ed_wt_entry {
     uint32_t block;    /* the block's size in the pool */
     uint64_t words[];  /* key bytes padded to 8, then cap records */
 } ed_wt_entry;
+
+/* A slot: the entry's hash beside it, so that probing past other keys does not touch
+ * their entries, and how many bytes of it are in use, for prefetching. */
+typedef struct ed_wt_slot {
+    uint32_t hash;
+    uint32_t used;
+    ed_wt_entry *e; /* NULL: empty */
+} ed_wt_slot;
+
+/* Open addressing, linear probing, backward-shift deletion. The fields are here for the
+ * inline calls below; only window_table.c changes them. */
+typedef struct ed_wt {
+    ed_wt_slot *slots;
+    uint32_t mask, count;
+    void *pool; /* the entries' memory */
+} ed_wt;
 
 ed_wt *ed_wt_new(void);
 void ed_wt_free(ed_wt *t); /* accepts NULL */
@@ -78,7 +95,16 @@ static inline ed_wt_rec *ed_wt_rec_find(const ed_wt_entry *e, int64_t sstart, in
 }
 
 /* The entry of the key (hash: ed_key_hash of its bytes), or NULL. */
-ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash);
+static inline ed_wt_entry *ed_wt_find(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash)
+{
+    if (!t->slots) return NULL;
+    for (uint32_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        const ed_wt_slot *s = &t->slots[i];
+        if (!s->e) return NULL;
+        if (s->hash == hash && s->e->klen == klen && ed_key_bytes_equal(ed_wt_key(s->e), key, klen))
+            return s->e;
+    }
+}
 /* The same, made (with no records) when absent. NULL when out of memory. */
 ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t hash,
                         int key_group);
@@ -88,9 +114,21 @@ ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
 ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **e, int64_t start, int64_t end, int64_t sstart,
                          int64_t send);
 
+/* Gives *e room for rows of len bytes (ed_wt_rec_set); *e and *r are updated. */
+int ed_wt_rec_grow(ed_wt *t, ed_wt_entry **e, ed_wt_rec **r, uint32_t len);
+
 /* Stores row as *r's contents (copied). The entry may move to make room: *e and *r are
  * updated. -1 when out of memory. */
-int ed_wt_rec_set(ed_wt *t, ed_wt_entry **e, ed_wt_rec **r, const eddy_row *row);
+static inline int ed_wt_rec_set(ed_wt *t, ed_wt_entry **e, ed_wt_rec **r, const eddy_row *row)
+{
+    uint32_t len = eddy_row_size(row);
+    if (len > (*e)->room && ed_wt_rec_grow(t, e, r, len)) return -1;
+    uint64_t *to = (uint64_t *)(*r + 1);
+    const uint8_t *from = (const uint8_t *)row;
+    for (uint32_t i = 0; i < len; i += 8) memcpy(to + i / 8, from + i, 8); /* whole words */
+    (*r)->len = len;
+    return 0;
+}
 
 /* Removes *r from *e; the records after it move up, so records stay in the order they
  * were added. When it was the last, the entry goes too and *e becomes NULL. */
@@ -98,8 +136,30 @@ void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **e, ed_wt_rec *r);
 
 /* Hints (hint: the low 24 bits of a key's hash) that a key comes soon: fetch its slot;
  * then, the slot being near, fetch its entry. Change nothing. */
-void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint);
-void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint);
+static inline void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint)
+{
+    if (t->slots) __builtin_prefetch(&t->slots[hint & t->mask]);
+}
+
+static inline void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
+{
+    if (!t->slots) return;
+    /* a few probes at most: a wrong guess only costs a useless fetch */
+    for (uint32_t i = hint & t->mask, k = 0; k < 4; i = (i + 1) & t->mask, k++) {
+        const ed_wt_slot *s = &t->slots[i];
+        if (!s->e) return;
+        if ((s->hash & 0xffffffu) == hint) {
+            const uint8_t *e = (const uint8_t *)s->e;
+            __builtin_prefetch(e); /* the header, the key and the first record */
+            __builtin_prefetch(e + 64);
+            if (s->used > 128) { /* and the newest record, which spans one line or two */
+                __builtin_prefetch(e + s->used - 64);
+                __builtin_prefetch(e + s->used - 1);
+            }
+            return;
+        }
+    }
+}
 
 /* Keys with an entry. */
 size_t ed_wt_count(const ed_wt *t);
