@@ -231,6 +231,60 @@ static char *per_subtask(eddy_env *env, eddy_stream *s, int p)
     return strdup(buf);
 }
 
+/* n -> (n % 2, n, a string whose length depends on n: up to 17 MiB, beyond what one
+ * element header can say) */
+static uint32_t big_len(int64_t n)
+{
+    static const uint32_t lens[] = {3, 1000, 40000, 17u << 20, 10};
+    return lens[n % 5];
+}
+
+int to_big(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    int64_t n = eddy_row_i64(in, 0);
+    uint32_t len = big_len(n);
+    char *p = malloc(len);
+    if (!p) return -1;
+    memset(p, 'a' + (int)(n % 26), len);
+    p[len - 1] = 'z';
+    eddy_rb_set_i64(out, 0, n % 2);
+    eddy_rb_set_i64(out, 1, n);
+    int rc = eddy_rb_set_str(out, 2, p, len);
+    free(p);
+    return rc;
+}
+
+/* (k, n, s) -> (n, length of s, its first and last character) */
+int describe_big(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    eddy_str s = eddy_row_str(in, 2);
+    eddy_rb_set_i64(out, 0, eddy_row_i64(in, 1));
+    eddy_rb_set_i64(out, 1, s.len);
+    eddy_rb_set_str(out, 2, s.ptr, 1);
+    eddy_rb_set_str(out, 3, s.ptr + s.len - 1, 1);
+    return 0;
+}
+
+/* Records larger than a buffer, and larger than an element header can state, cross
+ * keyed and rebalancing edges whole, in order with small ones. */
+ED_TEST(records_of_any_size_cross_the_network)
+{
+    for (int keyed = 0; keyed <= 1; keyed++) {
+        eddy_env *env = eddy_env_new();
+        eddy_env_set_parallelism(env, 2);
+        eddy_stream *s = eddy_map(numbers(env, 10), EDDY_FN(to_big), "k BIGINT, n BIGINT, s STRING");
+        s = keyed ? eddy_key_by(s, "k") : eddy_rebalance(s);
+        s = eddy_map(s, EDDY_FN(describe_big), "n BIGINT, len BIGINT, first STRING, last STRING");
+        char *got = run_collect(env, s, 1);
+        ED_CHECK_STR(got, "+I[1, 1000, b, z]\n+I[10, 3, k, z]\n+I[2, 40000, c, z]\n"
+                          "+I[3, 17825792, d, z]\n+I[4, 10, e, z]\n+I[5, 3, f, z]\n"
+                          "+I[6, 1000, g, z]\n+I[7, 40000, h, z]\n+I[8, 17825792, i, z]\n"
+                          "+I[9, 10, j, z]");
+        free(got);
+        eddy_env_free(env);
+    }
+}
+
 ED_TEST(partitioners)
 {
     struct {

@@ -55,12 +55,11 @@ static void drain(ed_harness *h)
             while ((b = ed_channel_peek(ch))) {
                 const uint8_t *p = b->data, *end = b->data + b->len;
                 while (p < end) {
-                    uint32_t len;
-                    memcpy(&len, p, 4);
-                    int tag = p[4];
+                    uint32_t len = ed_el_len(p, end);
+                    int tag = ed_el_tag(p);
                     int64_t v = 0;
                     if (tag != ED_EL_END) memcpy(&v, p + 8, 8);
-                    if (tag == ED_EL_RECORD) {
+                    if (ed_el_is_record(tag)) {
                         const eddy_row *r = (const eddy_row *)(p + 16);
                         void *copy = ed_arena_alloc(&h->rows, eddy_row_size(r));
                         memcpy(copy, r, eddy_row_size(r));

@@ -21,6 +21,13 @@
         if (ED_UNLIKELY(!(c))) ed_assert_fail(#c, __FILE__, __LINE__);                         \
     } while (0)
 _Noreturn void ed_assert_fail(const char *expr, const char *file, int line);
+/* Checks too costly for the hot path: debug builds only (EDDY_DEBUG_CHECKS, set by
+ * CMAKE_BUILD_TYPE=Debug, which the sanitizer builds of the tests use). */
+#ifdef EDDY_DEBUG_CHECKS
+#define ed_assert_debug(c) ed_assert(c)
+#else
+#define ed_assert_debug(c) ((void)0)
+#endif
 
 /* ---- errors --------------------------------------------------------------------------
  * Errors are values: a function that can fail returns 0 / -1 (or NULL) and fills an

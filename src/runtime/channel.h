@@ -15,34 +15,65 @@
  * Locks are taken per buffer (pool get/put, waking a sleeping consumer), never per
  * record. Element layout inside a buffer, each 8-byte aligned:
  *
- *   uint32 len (whole element) | uint8 tag | 3 bytes: key hint | payload
+ *   uint32 len (whole element, low 24 bits) | tag (high 8 bits) | uint32 key hash | payload
  *   RECORD:    int64 timestamp, then the row (its own size header)
  *   WATERMARK: int64 watermark
  *   STATUS:    int64 1 = idle, 0 = active (watermark status)
  *   BARRIER:   int64 checkpoint id
  *   END:       nothing (end of this channel's input)
  *
- * The key hint of a record sent by key is the low 24 bits of its key's hash (0 for
- * other records and elements): a consumer reading ahead can fetch the state the record
- * will touch before it gets to it (ed_op_vt.prefetch). It is only a hint.
+ * A record sent by key (HASH partitioning) is tagged RECORD_KEYED and carries the hash
+ * of its key bytes (ed_key_hash), which the producer computed to pick the channel: the
+ * keyed consumer takes its key group from it instead of hashing again, and a consumer
+ * reading ahead fetches the state the record will touch before it gets to it
+ * (ed_op_vt.prefetch). Other elements carry 0.
+ *
+ * An element of ED_EL_LEN_BIG bytes or more (a record larger than 16 MiB) has length
+ * ED_EL_LEN_BIG and is the last element of its buffer: it ends where the buffer does.
  */
 #ifndef ED_CHANNEL_H
 #define ED_CHANNEL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "../base/base.h"
 
-enum { ED_EL_RECORD = 1, ED_EL_WATERMARK = 2, ED_EL_END = 3, ED_EL_STATUS = 4, ED_EL_BARRIER = 5 };
+enum {
+    ED_EL_RECORD = 1,
+    ED_EL_WATERMARK = 2,
+    ED_EL_END = 3,
+    ED_EL_STATUS = 4,
+    ED_EL_BARRIER = 5,
+    ED_EL_RECORD_KEYED = 6
+};
 #define ED_EL_HEADER 8u
 #define ED_EL_RECORD_OVERHEAD 16u
-#define ED_KEY_HINT_MASK 0xffffffu
+#define ED_EL_LEN_BIG 0xffffffu
 
-static inline uint32_t ed_el_key_hint(const uint8_t *el)
+static inline void ed_el_put_header(uint8_t *p, uint32_t len, int tag, uint32_t hash)
 {
-    return (uint32_t)el[5] | (uint32_t)el[6] << 8 | (uint32_t)el[7] << 16;
+    uint32_t w0 = (len < ED_EL_LEN_BIG ? len : ED_EL_LEN_BIG) | (uint32_t)tag << 24;
+    memcpy(p, &w0, 4);
+    memcpy(p + 4, &hash, 4);
 }
+static inline int ed_el_tag(const uint8_t *p) { return p[3]; }
+/* The element's length; end is the end of its buffer's data. */
+static inline uint32_t ed_el_len(const uint8_t *p, const uint8_t *end)
+{
+    uint32_t w0;
+    memcpy(&w0, p, 4);
+    w0 &= ED_EL_LEN_BIG;
+    return w0 != ED_EL_LEN_BIG ? w0 : (uint32_t)(end - p);
+}
+static inline uint32_t ed_el_hash(const uint8_t *p)
+{
+    uint32_t h;
+    memcpy(&h, p + 4, 4);
+    return h;
+}
+static inline bool ed_el_is_record(int tag) { return tag == ED_EL_RECORD || tag == ED_EL_RECORD_KEYED; }
 
 typedef struct ed_pool ed_pool;
 

@@ -116,7 +116,14 @@ int ed_op_set_key_from_row(ed_operator *op, int input, const eddy_row *row)
         k->key = ed_xrealloc(k->key, k->kcap);
         len = ed_key_write(&k->ks[input], src, k->key, k->kcap);
     }
-    uint32_t h = ed_key_hash(k->key, len);
+    uint32_t h;
+    if (op->in_key_hash) { /* computed by the producer over the same key bytes */
+        h = (uint32_t)op->in_key_hash;
+        op->in_key_hash = 0;
+        ed_assert_debug(h == ed_key_hash(k->key, len));
+    } else {
+        h = ed_key_hash(k->key, len);
+    }
     k->key_hash = h;
     set_key(k, len, (int)ed_fastmod_u32(h, k->kg_mod)); /* ed_key_group */
     if (!k->records_skip_backend) ed_state_set_key_hashed(k->backend, k->key, k->klen, k->key_group, h);

@@ -143,16 +143,22 @@ typedef struct ed_op_vt {
     /* A restore has put state into the operator's states (after vt->restore). NULL for
      * nothing to do. */
     int (*restored)(ed_operator *op);
-    /* Optional, keyed heads of a task: a record with key hint `hint` (channel.h) comes
-     * soon. Stage 0: it is two records ahead (fetch the table slot); stage 1: it is next
+    /* Optional, keyed heads of a task: a record whose key has hash `hash` comes soon.
+     * Stage 0: it is a few records ahead (fetch the table slot); stage 1: it is next
      * (fetch what the slot points to). Changes nothing. */
-    void (*prefetch)(ed_operator *op, uint32_t hint, int stage);
+    void (*prefetch)(ed_operator *op, uint32_t hash, int stage);
     /* Checkpoint `id` is complete (two-phase-commit sinks commit here). */
     void (*notify_checkpoint_complete)(ed_operator *op, int64_t id);
 } ed_op_vt;
 
+/* ed_operator.in_key_hash: ED_KEY_HASH_GIVEN | hash, or 0 */
+#define ED_KEY_HASH_GIVEN (1ull << 32)
+
 struct ed_operator {
     const ed_op_vt *vt;
+    /* The hash of the key of the record being processed, when its producer sent it by
+     * key (set by the task before vt->process, taken by ed_op_set_key_from_row). */
+    uint64_t in_key_hash;
     const ed_node *node;
     ed_task *task;
     struct eddy_ctx ctx;

@@ -398,10 +398,18 @@ static int fn_failed(ed_window_op *w, const char *kind, const char *name)
 
 /* Adds an element to state window sw (of window win), as a reducing or aggregating
  * state would; w->fresh tells whether the contents came into being. */
+static int wt_add_to(ed_window_op *w, ed_wt_rec *r, const eddy_row *row);
+
 static int wt_add(ed_window_op *w, ed_win win, ed_win sw, const eddy_row *row)
 {
     ed_wt_rec *r = wt_rec_make(w, win, sw);
     if (ED_UNLIKELY(!r)) return wt_oom(w);
+    return wt_add_to(w, r, row);
+}
+
+/* The same, for a record of the current key's entry. */
+static int wt_add_to(ed_window_op *w, ed_wt_rec *r, const eddy_row *row)
+{
     const eddy_row *acc = ed_wt_row(r);
     w->fresh = acc == NULL;
     eddy_ctx *ctx = &w->op->ctx;
@@ -1187,6 +1195,7 @@ static int mws_persist_wt(ed_window_op *w)
         r->start = w->map[i].w.start;
         r->end = w->map[i].w.end;
         r->mapped = 1;
+        ed_wt_rec_extended(*ep, r);
     }
     for (uint32_t i = *ep ? (*ep)->n : 0; i-- > 0;) {
         ed_wt_rec *r = ed_wt_rec_at(*ep, i);
@@ -1517,7 +1526,9 @@ static int lean_merge_process(ed_window_op *w, const eddy_row *row, int64_t ts)
     ed_wt_entry **ep = wt_entry(w);
     uint32_t n = *ep ? (*ep)->n : 0, over = 0, first = 0;
     ed_win cover = nw;
-    for (uint32_t i = 0; i < n; i++) {
+    /* in order, only the newest session can overlap: the others ended before nw */
+    uint32_t from = n && nw.start > (*ep)->older_end ? n - 1 : 0;
+    for (uint32_t i = from; i < n; i++) {
         const ed_wt_rec *r = ed_wt_rec_at(*ep, i);
         if (r->start > nw.end || r->end < nw.start) continue;
         if (!over++ || r->start < ed_wt_rec_at(*ep, first)->start) first = i;
@@ -1567,9 +1578,9 @@ static int lean_merge_process(ed_window_op *w, const eddy_row *row, int64_t ts)
         }
         r->start = cover.start;
         r->end = cover.end;
+        ed_wt_rec_extended(w->ce, r);
     }
-    ed_win sw = {r->sstart, r->send};
-    return wt_add(w, cover, sw, row);
+    return wt_add_to(w, r, row);
 }
 
 /* A timer of the lean operator: fire and clear the window it belongs to; a session

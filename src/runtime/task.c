@@ -241,10 +241,8 @@ static inline const uint8_t *look_ahead(ed_operator *head, void (*prefetch)(ed_o
                                         const uint8_t *q, const uint8_t *end, int stage)
 {
     if (q >= end) return q;
-    uint32_t len;
-    memcpy(&len, q, 4);
-    q += len;
-    if (q < end && q[4] == ED_EL_RECORD) prefetch(head, ed_el_key_hint(q), stage);
+    q += ed_el_len(q, end);
+    if (q < end && ed_el_tag(q) == ED_EL_RECORD_KEYED) prefetch(head, ed_el_hash(q), stage);
     return q;
 }
 
@@ -273,13 +271,14 @@ static int read_one_buffer(ed_task *t)
             for (int j = 0; j < LOOK_AHEAD_ENTRY; j++) lb = look_ahead(head, prefetch, lb, end, 1);
         }
         while (p < end) {
-            uint32_t len;
-            memcpy(&len, p, 4);
-            int tag = p[4];
+            uint32_t len = ed_el_len(p, end);
+            int tag = ed_el_tag(p);
             n++;
-            if (ED_LIKELY(tag == ED_EL_RECORD)) {
+            if (ED_LIKELY(ed_el_is_record(tag))) {
                 int64_t ts;
                 memcpy(&ts, p + 8, 8);
+                /* the key's hash, for ed_op_set_key_from_row */
+                head->in_key_hash = tag == ED_EL_RECORD_KEYED ? ED_KEY_HASH_GIVEN | ed_el_hash(p) : 0;
                 if (prefetch) { /* the state of records further on, while this one runs */
                     la = look_ahead(head, prefetch, la, end, 0);
                     lb = look_ahead(head, prefetch, lb, end, 1);

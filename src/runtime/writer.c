@@ -13,20 +13,30 @@
 
 #include "task.h"
 
-static inline void put_header(uint8_t *p, uint32_t len, int tag, uint32_t hint)
+/* A record of ED_EL_LEN_BIG bytes or more goes alone into a buffer of its own. */
+static int write_big(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts, int tag,
+                     uint32_t hash, uint32_t need)
 {
-    memcpy(p, &len, 4);
-    p[4] = (uint8_t)tag;
-    p[5] = (uint8_t)hint;
-    p[6] = (uint8_t)(hint >> 8);
-    p[7] = (uint8_t)(hint >> 16);
+    if (c->cur && c->cur->len) ed_channel_push(c, c->cur);
+    else if (c->cur) ed_buffer_put(c->cur);
+    c->cur = NULL;
+    ed_buffer *b = ed_pool_get(w->pool, need);
+    if (!b) return -1;
+    ed_el_put_header(b->data, need, tag, hash);
+    memcpy(b->data + 8, &ts, 8);
+    memcpy(b->data + 16, row, need - ED_EL_RECORD_OVERHEAD);
+    b->len = need;
+    ed_channel_push(c, b);
+    return 0;
 }
 
+/* tag: RECORD, or RECORD_KEYED with the key's hash */
 static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row, int64_t ts,
-                                uint32_t hint)
+                                int tag, uint32_t hash)
 {
     uint32_t rs = eddy_row_size(row);
     uint32_t need = ED_EL_RECORD_OVERHEAD + rs;
+    if (ED_UNLIKELY(need >= ED_EL_LEN_BIG)) return write_big(w, c, row, ts, tag, hash, need);
     ed_buffer *b = c->cur;
     if (ED_UNLIKELY(!b || b->cap - b->len < need)) {
         if (b) ed_channel_push(c, b);
@@ -39,7 +49,7 @@ static inline int channel_write(ed_writer *w, ed_channel *c, const eddy_row *row
 #if defined(__x86_64__)
     __asm__ volatile("prefetchw %0" ::"m"(*(const char *)(p + 512)));
 #endif
-    put_header(p, need, ED_EL_RECORD, hint);
+    ed_el_put_header(p, need, tag, hash);
     memcpy(p + 8, &ts, 8);
     memcpy(p + 16, row, rs);
     b->len += need;
@@ -56,13 +66,13 @@ static int channel_control(ed_writer *w, ed_channel *c, int tag, int64_t value)
         if (!b) return -1;
     }
     uint8_t *p = b->data + b->len;
-    put_header(p, need, tag, 0);
+    ed_el_put_header(p, need, tag, 0);
     if (tag != ED_EL_END) memcpy(p + 8, &value, 8);
     b->len += need;
     return 0;
 }
 
-static int key_channel(ed_writer *w, const eddy_row *row, int *out, uint32_t *hint)
+static int key_channel(ed_writer *w, const eddy_row *row, int *out, uint32_t *hash)
 {
     const eddy_row *src = row;
     if (w->key_fn || w->part_fn) {
@@ -100,7 +110,7 @@ static int key_channel(ed_writer *w, const eddy_row *row, int *out, uint32_t *hi
     /* key group = murmur3 % max parallelism, and its subtask, without a division */
     uint32_t h = ed_key_hash(w->keybuf, len);
     *out = w->kg_channel[ed_fastmod_u32(h, w->kg_mod)];
-    *hint = h & ED_KEY_HINT_MASK;
+    *hash = h;
     return 0;
 }
 
@@ -113,15 +123,19 @@ static inline uint64_t next_rand(uint64_t *s)
 int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
 {
     int ch = 0;
-    uint32_t hint = 0;
+    uint32_t hash = 0;
+    int tag = ED_EL_RECORD;
     switch (w->part) {
     case ED_PART_FORWARD:
     case ED_PART_GLOBAL:
         ch = 0;
         break;
     case ED_PART_HASH:
+        if (key_channel(w, row, &ch, &hash)) return -1;
+        tag = ED_EL_RECORD_KEYED;
+        break;
     case ED_PART_CUSTOM:
-        if (key_channel(w, row, &ch, &hint)) return -1;
+        if (key_channel(w, row, &ch, &hash)) return -1;
         break;
     case ED_PART_REBALANCE:
     case ED_PART_RESCALE:
@@ -132,14 +146,14 @@ int ed_writer_emit(ed_writer *w, const eddy_row *row, int64_t ts)
         break;
     case ED_PART_BROADCAST:
         for (int i = 0; i < w->n; i++)
-            if (channel_write(w, w->ch[i], row, ts, 0)) return -1;
+            if (channel_write(w, w->ch[i], row, ts, ED_EL_RECORD, 0)) return -1;
         w->task->dirty = true;
         return 0;
     default:
         ed_assert(!"partitioner");
     }
     w->task->dirty = true;
-    return channel_write(w, w->ch[ch], row, ts, hint);
+    return channel_write(w, w->ch[ch], row, ts, tag, hash);
 }
 
 int ed_writer_broadcast_element(ed_writer *w, int tag, int64_t value)

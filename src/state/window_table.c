@@ -90,7 +90,7 @@ ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
     e = ed_spool_alloc(t->pool, entry_size(klen, 2, 24), &block);
     if (!e) return NULL;
     *e = (ed_wt_entry){.hash = hash, .key_group = (uint32_t)key_group, .klen = klen,
-                       .room = 24, .block = block};
+                       .room = 24, .block = block, .older_end = INT64_MIN};
     uint32_t fit = (uint32_t)((block - sizeof(ed_wt_entry) - key_room(klen)) /
                               (sizeof(ed_wt_rec) + 24));
     e->cap = (uint16_t)(fit > UINT16_MAX ? UINT16_MAX : fit);
@@ -133,6 +133,8 @@ ed_wt_rec *ed_wt_rec_add(ed_wt *t, ed_wt_entry **ep, int64_t start, int64_t end,
     if ((*ep)->n == (*ep)->cap && reshape(t, ep, (uint32_t)(*ep)->cap * 2, (*ep)->room))
         return NULL;
     ed_wt_entry *e = *ep;
+    if (e->n && ed_wt_rec_at(e, e->n - 1u)->end > e->older_end)
+        e->older_end = ed_wt_rec_at(e, e->n - 1u)->end;
     ed_wt_rec *r = ed_wt_rec_at(e, e->n++);
     *r = (ed_wt_rec){start, end, sstart, send, 0, 0};
     note_used(t, e);
@@ -181,6 +183,9 @@ void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **ep, ed_wt_rec *r)
     size_t stride = sizeof(ed_wt_rec) + e->room;
     memmove(r, (uint8_t *)r + stride, (size_t)(end - (uint8_t *)r) - stride);
     e->n--;
+    e->older_end = INT64_MIN;
+    for (uint32_t i = 0; i + 1 < e->n; i++)
+        if (ed_wt_rec_at(e, i)->end > e->older_end) e->older_end = ed_wt_rec_at(e, i)->end;
     note_used(t, e);
 }
 

@@ -49,6 +49,9 @@ typedef struct ed_wt_entry {
     uint16_t n, cap;   /* records in use, records with room */
     uint32_t room;     /* row bytes each record has room for */
     uint32_t block;    /* the block's size in the pool */
+    int64_t older_end; /* the greatest end of the records before the last (INT64_MIN:
+                        * none); a caller that moves a record's end other than the last's
+                        * raises it (ed_wt_rec_extended) */
     uint64_t words[];  /* key bytes padded to 8, then cap records */
 } ed_wt_entry;
 
@@ -128,6 +131,12 @@ static inline int ed_wt_rec_set(ed_wt *t, ed_wt_entry **e, ed_wt_rec **r, const 
     for (uint32_t i = 0; i < len; i += 8) memcpy(to + i / 8, from + i, 8); /* whole words */
     (*r)->len = len;
     return 0;
+}
+
+/* Record r of e got a new end. */
+static inline void ed_wt_rec_extended(ed_wt_entry *e, const ed_wt_rec *r)
+{
+    if (r != ed_wt_rec_at(e, e->n - 1u) && r->end > e->older_end) e->older_end = r->end;
 }
 
 /* Removes *r from *e; the records after it move up, so records stay in the order they
