@@ -210,7 +210,7 @@ struct ed_arena_block {
     ed_arena_block *next; /* older block */
     size_t size;          /* bytes in data */
     size_t used;
-    _Alignas(16) unsigned char data[];
+    _Alignas(64) unsigned char data[]; /* on a cache line: pools carve lines from it */
 };
 
 void ed_arena_init(ed_arena *a, size_t block_size)
@@ -222,7 +222,7 @@ void ed_arena_init(ed_arena *a, size_t block_size)
 
 static ed_arena_block *ed_arena_block_new(size_t size)
 {
-    ed_arena_block *blk = malloc(sizeof *blk + size);
+    ed_arena_block *blk = aligned_alloc(64, (sizeof *blk + size + 63) & ~(size_t)63);
     if (!blk) return NULL;
     blk->next = NULL;
     blk->size = size;

@@ -41,12 +41,15 @@ void ed_wt_free(ed_wt *t)
     free(t);
 }
 
-static inline size_t key_room(uint32_t klen) { return ED_ALIGN8(klen); }
-
+/* Bytes of an entry with cap records of room bytes. */
 static inline size_t entry_size(uint32_t klen, uint32_t cap, uint32_t room)
 {
-    return sizeof(ed_wt_entry) + key_room(klen) + (size_t)cap * (sizeof(ed_wt_rec) + room);
+    return ed_wt_recs_offset(klen) + (size_t)cap * (sizeof(ed_wt_rec) + room);
 }
+
+/* Blocks are whole cache lines, so that every block of the pool (whose memory starts on
+ * a line) starts on one. */
+static inline size_t block_size(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* The slot that points to e. */
 static uint32_t slot_of(const ed_wt *t, const ed_wt_entry *e)
@@ -87,12 +90,11 @@ ed_wt_entry *ed_wt_make(ed_wt *t, const uint8_t *key, uint32_t klen, uint32_t ha
     if ((!t->slots || (t->count + 1) * 2 > t->mask + 1) && grow_table(t)) return NULL;
     uint32_t block;
     /* room for two records of a 24-byte row (one BIGINT) to begin with */
-    e = ed_spool_alloc(t->pool, entry_size(klen, 2, 24), &block);
+    e = ed_spool_alloc(t->pool, block_size(entry_size(klen, 2, 24)), &block);
     if (!e) return NULL;
     *e = (ed_wt_entry){.hash = hash, .key_group = (uint32_t)key_group, .klen = klen,
                        .room = 24, .block = block, .older_end = INT64_MIN};
-    uint32_t fit = (uint32_t)((block - sizeof(ed_wt_entry) - key_room(klen)) /
-                              (sizeof(ed_wt_rec) + 24));
+    uint32_t fit = (uint32_t)((block - ed_wt_recs_offset(klen)) / (sizeof(ed_wt_rec) + 24));
     e->cap = (uint16_t)(fit > UINT16_MAX ? UINT16_MAX : fit);
     memcpy(e->words, key, klen);
     uint32_t i = hash & t->mask;
@@ -109,9 +111,9 @@ static int reshape(ed_wt *t, ed_wt_entry **ep, uint32_t cap, uint32_t room)
     uint32_t block;
     size_t need = entry_size(e->klen, cap, room);
     if (cap > UINT16_MAX || need > UINT32_MAX) return -1;
-    ed_wt_entry *n = ed_spool_alloc(t->pool, need, &block);
+    ed_wt_entry *n = ed_spool_alloc(t->pool, block_size(need), &block);
     if (!n) return -1;
-    memcpy(n, e, sizeof *e + key_room(e->klen));
+    memcpy(n, e, sizeof *e + ED_ALIGN8(e->klen));
     n->cap = (uint16_t)cap;
     n->room = room;
     n->block = block;

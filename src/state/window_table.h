@@ -76,10 +76,17 @@ void ed_wt_free(ed_wt *t); /* accepts NULL */
 
 static inline const uint8_t *ed_wt_key(const ed_wt_entry *e) { return (const uint8_t *)e->words; }
 
+/* Where the records begin: on the cache line after the header and key (entries start
+ * on a line), so that a record of 64 bytes is one line. */
+static inline size_t ed_wt_recs_offset(uint32_t klen)
+{
+    return (sizeof(ed_wt_entry) + ((klen + 7u) & ~7u) + 63u) & ~(size_t)63u;
+}
+
 static inline ed_wt_rec *ed_wt_rec_at(const ed_wt_entry *e, uint32_t i)
 {
     size_t stride = sizeof(ed_wt_rec) + e->room;
-    return (ed_wt_rec *)((uint8_t *)e->words + ((e->klen + 7u) & ~7u) + stride * i);
+    return (ed_wt_rec *)((uint8_t *)e + ed_wt_recs_offset(e->klen) + stride * i);
 }
 
 static inline const eddy_row *ed_wt_row(const ed_wt_rec *r)
@@ -159,12 +166,9 @@ static inline void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
         if (!s->e) return;
         if ((s->hash & 0xffffffu) == hint) {
             const uint8_t *e = (const uint8_t *)s->e;
-            __builtin_prefetch(e); /* the header, the key and the first record */
-            __builtin_prefetch(e + 64);
-            if (s->used > 128) { /* and the newest record, which spans one line or two */
-                __builtin_prefetch(e + s->used - 64);
-                __builtin_prefetch(e + s->used - 1);
-            }
+            __builtin_prefetch(e);                /* the header and the key */
+            __builtin_prefetch(e + s->used - 64); /* the newest record */
+            if (s->used > 128) __builtin_prefetch(e + s->used - 1); /* (when rows are big) */
             return;
         }
     }
