@@ -204,7 +204,21 @@ static inline void eddy_rb_reset(eddy_row_builder *b)
 {
     uint8_t *p = b->buf;
     uint32_t arity = b->arity;
-    memset(p, 0, b->fixed);
+    if (b->fixed <= 64) { /* the common rows: whole-word stores, no library call */
+        uint64_t z = 0;
+        switch (b->fixed / 8) {
+        case 8: memcpy(p + 56, &z, 8); /* fall through */
+        case 7: memcpy(p + 48, &z, 8); /* fall through */
+        case 6: memcpy(p + 40, &z, 8); /* fall through */
+        case 5: memcpy(p + 32, &z, 8); /* fall through */
+        case 4: memcpy(p + 24, &z, 8); /* fall through */
+        case 3: memcpy(p + 16, &z, 8); /* fall through */
+        case 2: memcpy(p + 8, &z, 8); /* fall through */
+        default: memcpy(p, &z, 8);
+        }
+    } else {
+        memset(p, 0, b->fixed);
+    }
     uint16_t a16 = (uint16_t)arity;
     memcpy(p + 6, &a16, 2);
     uint64_t *nulls = eddy_rb__nulls(b);
