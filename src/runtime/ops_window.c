@@ -1490,7 +1490,13 @@ static int lean_register(ed_window_op *w, ed_win win)
 static int lean_process(ed_window_op *w, const eddy_row *row, int64_t ts)
 {
     ed_operator *op = w->op;
-    if (ED_UNLIKELY(assign(w, row, ts))) return -1;
+    if (ts >= w->last_tumble.start && ts < w->last_tumble.end && ts != EDDY_NO_TIMESTAMP &&
+        w->spec->assigner.kind == EDDY_WINDOW_TUMBLING) {
+        w->wins[0] = w->last_tumble; /* what assign gives while time stays in one window */
+        w->nwins = 1;
+    } else if (ED_UNLIKELY(assign(w, row, ts))) {
+        return -1;
+    }
     bool skipped = true;
     for (size_t i = 0; i < w->nwins; i++) {
         ed_win win = w->wins[i];
@@ -1521,8 +1527,14 @@ static int lean_process(ed_window_op *w, const eddy_row *row, int64_t ts)
 static int lean_merge_process(ed_window_op *w, const eddy_row *row, int64_t ts)
 {
     ed_operator *op = w->op;
-    if (ED_UNLIKELY(assign(w, row, ts))) return -1;
-    ed_win nw = w->wins[0];
+    const eddy_window_assigner *a = &w->spec->assigner;
+    ed_win nw;
+    if (a->kind == EDDY_WINDOW_SESSION && ts != EDDY_NO_TIMESTAMP) {
+        nw = (ed_win){ts, sat_add(ts, a->gap_ms)}; /* what assign gives */
+    } else {
+        if (ED_UNLIKELY(assign(w, row, ts))) return -1;
+        nw = w->wins[0];
+    }
     ed_wt_entry **ep = wt_entry(w);
     uint32_t n = *ep ? (*ep)->n : 0, over = 0, first = 0;
     ed_win cover = nw;

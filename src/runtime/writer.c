@@ -109,7 +109,7 @@ static int key_channel(ed_writer *w, const eddy_row *row, int *out, uint32_t *ha
     }
     /* key group = murmur3 % max parallelism, and its subtask, without a division */
     uint32_t h = ed_key_hash(w->keybuf, len);
-    *out = w->kg_channel[ed_fastmod_u32(h, w->kg_mod)];
+    *out = w->n == 1 ? 0 : w->kg_channel[ed_fastmod_u32(h, w->kg_mod)];
     *hash = h;
     return 0;
 }
