@@ -491,6 +491,29 @@ ED_TEST(session_windows_merge_and_a_new_element_bridges_two)
     eddy_env_free(env);
 }
 
+/* an aggregate that tries to keep keyed state of its own */
+int wt_stateful_add(eddy_ctx *ctx, const eddy_row *in, const eddy_row *acc, eddy_row_builder *out)
+{
+    static const eddy_state_desc d = {.name = "seen", .kind = EDDY_STATE_VALUE, .schema = "n BIGINT"};
+    if (!eddy_keyed_state(ctx, &d)) return -1;
+    return wt_avg_add(ctx, in, acc, out);
+}
+
+ED_TEST(window_aggregate_functions_cannot_use_keyed_state)
+{
+    eddy_env *env;
+    eddy_stream *k = keyed_input(&env);
+    eddy_aggregate a = avg_agg();
+    a.add = EDDY_FN(wt_stateful_add);
+    ed_harness *h = harness(env, eddy_window_aggregate(eddy_window(k, eddy_event_time_session_windows(10)), a));
+    ED_REQUIRE(h);
+    ED_CHECK(ed_harness_push_csv(h, 0, "a,1,1", 1) != 0);
+    ED_CHECK_CONTAINS(ed_harness_error(h), "keyed state 'seen': a window's reduce or aggregate "
+                                           "function cannot use keyed state");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+
 ED_TEST(session_windows_merge_accumulators)
 {
     eddy_env *env;

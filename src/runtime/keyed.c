@@ -275,6 +275,14 @@ eddy_state *eddy_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc)
                   desc && desc->name ? desc->name : "?");
         return NULL;
     }
+    if (op->keyed->records_skip_backend) {
+        /* the window's reduce and aggregate functions (Flink does not let them be rich
+         * functions either): the operator does not make the key current for them */
+        eddy_fail(ctx, "keyed state '%s': a window's reduce or aggregate function cannot "
+                  "use keyed state; use a process window function",
+                  desc && desc->name ? desc->name : "?");
+        return NULL;
+    }
     eddy_state_desc d;
     if (resolve_desc(ctx, desc, &d)) return NULL;
     ed_err err = {0};
