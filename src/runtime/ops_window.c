@@ -44,7 +44,7 @@
  * that an element costs one probe of a table as large as the key set. The merging window
  * set lives in the same records. Around snapshots the table is written into the states
  * above and taken back after a restore, so checkpoints do not depend on the layout. The
- * task reads ahead and hands the operator the key hints of the next records
+ * task reads ahead and hands the operator the key hashes of the next records
  * (window_prefetch), so their entries are in cache when they come.
  *
  * The most common windows - event time, the event-time trigger, no allowed lateness,
@@ -396,18 +396,8 @@ static int fn_failed(ed_window_op *w, const char *kind, const char *name)
     return ed_op_fail(w->op, "window: %s function '%s' failed", kind, name ? name : "?");
 }
 
-/* Adds an element to state window sw (of window win), as a reducing or aggregating
+/* Adds an element to record r of the current key's entry, as a reducing or aggregating
  * state would; w->fresh tells whether the contents came into being. */
-static int wt_add_to(ed_window_op *w, ed_wt_rec *r, const eddy_row *row);
-
-static int wt_add(ed_window_op *w, ed_win win, ed_win sw, const eddy_row *row)
-{
-    ed_wt_rec *r = wt_rec_make(w, win, sw);
-    if (ED_UNLIKELY(!r)) return wt_oom(w);
-    return wt_add_to(w, r, row);
-}
-
-/* The same, for a record of the current key's entry. */
 static int wt_add_to(ed_window_op *w, ed_wt_rec *r, const eddy_row *row)
 {
     const eddy_row *acc = ed_wt_row(r);
@@ -433,6 +423,14 @@ static int wt_add_to(ed_window_op *w, ed_wt_rec *r, const eddy_row *row)
     }
     if (ED_UNLIKELY(ed_wt_rec_set(w->wt, &w->ce, &r, out))) return wt_oom(w);
     return 0;
+}
+
+/* The same, to state window sw of window win (made when absent). */
+static int wt_add(ed_window_op *w, ed_win win, ed_win sw, const eddy_row *row)
+{
+    ed_wt_rec *r = wt_rec_make(w, win, sw);
+    if (ED_UNLIKELY(!r)) return wt_oom(w);
+    return wt_add_to(w, r, row);
 }
 
 /* The window's result for firing: the reduced row, or the aggregate's result. */
@@ -2036,12 +2034,12 @@ static int window_restored(ed_operator *op)
     return 0;
 }
 
-static void window_prefetch(ed_operator *op, uint32_t hint, int stage)
+static void window_prefetch(ed_operator *op, uint32_t hash, int stage)
 {
     ed_window_op *w = op->state;
     if (!w->wt) return;
-    if (stage == 0) ed_wt_prefetch_slot(w->wt, hint);
-    else ed_wt_prefetch_entry(w->wt, hint);
+    if (stage == 0) ed_wt_prefetch_slot(w->wt, hash);
+    else ed_wt_prefetch_entry(w->wt, hash);
 }
 
 static const ed_op_vt ed_op_window_vt = {

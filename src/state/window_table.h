@@ -150,21 +150,21 @@ static inline void ed_wt_rec_extended(ed_wt_entry *e, const ed_wt_rec *r)
  * were added. When it was the last, the entry goes too and *e becomes NULL. */
 void ed_wt_rec_remove(ed_wt *t, ed_wt_entry **e, ed_wt_rec *r);
 
-/* Hints (hint: the low 24 bits of a key's hash) that a key comes soon: fetch its slot;
- * then, the slot being near, fetch its entry. Change nothing. */
-static inline void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hint)
+/* Hints that the key with this hash (ed_key_hash) comes soon: fetch its slot; then, the
+ * slot being near, fetch its entry. Change nothing. */
+static inline void ed_wt_prefetch_slot(const ed_wt *t, uint32_t hash)
 {
-    if (t->slots) __builtin_prefetch(&t->slots[hint & t->mask]);
+    if (t->slots) __builtin_prefetch(&t->slots[hash & t->mask]);
 }
 
-static inline void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hint)
+static inline void ed_wt_prefetch_entry(const ed_wt *t, uint32_t hash)
 {
     if (!t->slots) return;
-    /* a few probes at most: a wrong guess only costs a useless fetch */
-    for (uint32_t i = hint & t->mask, k = 0; k < 4; i = (i + 1) & t->mask, k++) {
+    /* a few probes at most: a key further on only misses its prefetch */
+    for (uint32_t i = hash & t->mask, k = 0; k < 4; i = (i + 1) & t->mask, k++) {
         const ed_wt_slot *s = &t->slots[i];
         if (!s->e) return;
-        if ((s->hash & 0xffffffu) == hint) {
+        if (s->hash == hash) {
             const uint8_t *e = (const uint8_t *)s->e;
             __builtin_prefetch(e);                /* the header and the key */
             __builtin_prefetch(e + s->used - 64); /* the newest record */
