@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages eddy needs to build and test, only those missing.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config libyaml-dev)
+pkgs=(build-essential cmake ninja-build pkg-config libyaml-dev librocksdb-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "../base/log.h"
+#include "../state/rocks.h"
 #include "operators.h"
 
 /* The state layer tells which call failed; a user function that then returns an error
@@ -53,6 +56,38 @@ static int keying_init(ed_operator *op, ed_keyed *k, int input, const ed_keying 
     return 0;
 }
 
+/* state.backend.type: the heap backend as it is, or RocksDB under it. */
+static int open_backend(ed_operator *op, ed_state_backend *b, ed_err *err)
+{
+    const ed_config *cfg = ed_op_config(op);
+    const char *type = cfg ? ed_config_get(cfg, "state.backend.type") : NULL;
+    if (!type || !*type || !strcasecmp(type, "hashmap")) return 0;
+    if (strcasecmp(type, "rocksdb"))
+        return ed_err_set(err, "state.backend.type: '%s' is neither hashmap nor rocksdb", type);
+    const char *ratio = ed_config_get(cfg, "state.backend.rocksdb.memory.write-buffer-ratio");
+    char *end = NULL;
+    double wbr = ratio && *ratio ? strtod(ratio, &end) : 0.5;
+    if (ratio && *ratio && (*end || wbr <= 0 || wbr >= 1))
+        return ed_err_set(err,
+                          "state.backend.rocksdb.memory.write-buffer-ratio: '%s' is not a number "
+                          "between 0 and 1",
+                          ratio);
+    char name[256];
+    snprintf(name, sizeof name, "%s-%d", op->node->uid ? op->node->uid : op->node->name,
+             op->ctx.subtask);
+    ed_rocks_options o = {
+        .local_dir = ed_config_get(cfg, "state.backend.rocksdb.localdir"),
+        .name = name,
+        .memory = (size_t)ed_config_get_bytes(cfg, "state.backend.rocksdb.memory.fixed-per-slot",
+                                              128 << 20),
+        .write_buffer_ratio = wbr,
+    };
+    if (ed_state_backend_use_rocksdb(b, &o, err)) return -1;
+    ed_log(ED_DEBUG, "state", "operator '%s' keeps its keyed state in RocksDB at %s",
+           op->node->name, ed_state_backend_rocksdb_dir(b));
+    return 0;
+}
+
 int ed_op_keyed_init(ed_operator *op, ed_err *err)
 {
     const ed_node *n = op->node;
@@ -73,7 +108,8 @@ int ed_op_keyed_init(ed_operator *op, ed_err *err)
     k->kg_mod = ed_fastmod_init((uint32_t)op->ctx.max_parallelism);
     k->backend = ed_state_backend_new(op->ctx.max_parallelism, job->clock, &op->ctx);
     k->timers = ed_timers_new();
-    return 0;
+    if (!k->backend || !k->timers) return ed_err_set(err, "out of memory for keyed state");
+    return open_backend(op, k->backend, err);
 }
 
 void ed_op_keyed_free(ed_operator *op)
@@ -275,7 +311,7 @@ eddy_state *eddy_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc)
                   desc && desc->name ? desc->name : "?");
         return NULL;
     }
-    if (op->keyed->records_skip_backend) {
+    if (op->keyed->records_skip_backend || op->keyed->in_window_fn) {
         /* the window's reduce and aggregate functions (Flink does not let them be rich
          * functions either): the operator does not make the key current for them */
         eddy_fail(ctx, "keyed state '%s': a window's reduce or aggregate function cannot "

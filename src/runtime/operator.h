@@ -90,6 +90,8 @@ typedef struct ed_keyed {
                                 * record: ed_op_set_key_from_row leaves the backend's key
                                 * alone (timers and every other way of setting the key
                                 * still set it) */
+    bool in_window_fn;         /* a window's reduce or aggregate function is running: it
+                                * may not use keyed state (Flink: not a rich function) */
     const uint8_t *ns;         /* current namespace (owned by the caller) */
     uint32_t nslen;
     eddy_row_builder *key_row; /* the current key as a row, decoded on demand */

@@ -63,6 +63,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../state/rocks.h"
 #include "../state/window_table.h"
 #include "operators.h"
 #include "window_int.h"
@@ -525,8 +526,10 @@ static int merge_ns(ed_window_op *w, eddy_state *s, ed_win target, const ed_win 
     uint8_t t[16];
     ed_win_ns(target, t);
     ed_err e = {0};
-    if (k && ed_state_merge_namespaces(s, t, 16, w->srcs, w->slens, k, &e))
-        return ed_op_fail(w->op, "merging windows: %s", e.msg);
+    w->op->keyed->in_window_fn = true;
+    int rc = k ? ed_state_merge_namespaces(s, t, 16, w->srcs, w->slens, k, &e) : 0;
+    w->op->keyed->in_window_fn = false;
+    if (rc) return ed_op_fail(w->op, "merging windows: %s", e.msg);
     return 0;
 }
 
@@ -1108,10 +1111,12 @@ static int fire(ed_window_op *w, ed_win win, const uint8_t *sns)
         case ED_WFN_REDUCE:
         case ED_WFN_BUILTIN:
         case ED_WFN_AGGREGATE: {
+            w->op->keyed->in_window_fn = true;
             const eddy_row *r = w->wt ? wt_result(w, ns_win(sns), &rc)
                                 : w->spec->fn_kind == ED_WFN_AGGREGATE
                                     ? eddy_aggregating_get(w->contents[0])
                                     : eddy_reducing_get(w->contents[0]);
+            w->op->keyed->in_window_fn = false;
             if (rc) break;
             if (r && w->fn) r = arena_copy(w, r);
             if (r) rc = apply(w, r, max_ts);
@@ -1418,10 +1423,12 @@ static int add_element(ed_window_op *w, int input, ed_win win, const eddy_row *r
     int rc;
     if (w->evicting || w->nlists == 2 || w->spec->fn_kind == ED_WFN_PROCESS)
         rc = ed_list_add_ts(s, row, ts);
-    else if (w->spec->fn_kind == ED_WFN_AGGREGATE)
-        rc = eddy_aggregating_add(s, row);
-    else
-        rc = eddy_reducing_add(s, row);
+    else {
+        w->op->keyed->in_window_fn = true;
+        rc = w->spec->fn_kind == ED_WFN_AGGREGATE ? eddy_aggregating_add(s, row)
+                                                  : eddy_reducing_add(s, row);
+        w->op->keyed->in_window_fn = false;
+    }
     if (ED_UNLIKELY(rc)) {
         if (!w->op->err.set) ed_op_fail(w->op, "adding to the window's state failed");
         return -1;
@@ -1850,6 +1857,7 @@ static int window_open(ed_operator *op, ed_err *err)
     w->rb_mws = eddy_rb_new(1);
     const ed_config *cfg = ed_op_config(op);
     if (!w->evicting && w->nlists == 1 && s->fn_kind != ED_WFN_PROCESS &&
+        !ed_state_backend_is_rocksdb(op->keyed->backend) &&
         (!cfg || ed_config_get_bool(cfg, "state.backend.heap.window-table", true))) {
         w->wt = ed_wt_new();
         if (!w->wt) return ed_op_fail(op, "out of memory for window state");

@@ -36,6 +36,7 @@
 #include <eddy/time.h>
 
 #include "heap_kv.h"
+#include "rocks.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,10 +192,9 @@ static int row_set(ed_spool *pool, ed_entry *e, const void *src, uint32_t n)
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-static int fail(eddy_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void (*ed_state_error_hook)(eddy_ctx *ctx, const char *msg);
 
-static int fail(eddy_state *s, const char *fmt, ...)
+int ed_state_fail(eddy_state *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -204,6 +204,8 @@ static int fail(eddy_state *s, const char *fmt, ...)
     if (ed_state_error_hook && s->b && s->b->ctx) ed_state_error_hook(s->b->ctx, s->err.msg);
     return -1;
 }
+
+#define fail ed_state_fail
 
 static int oom(eddy_state *s)
 {
@@ -243,18 +245,9 @@ static inline int64_t clock_now(ed_state_backend *b)
     return b->clock->now_ms(b->clock);
 }
 
-static inline bool expired(const eddy_state *s, int64_t access, int64_t now)
-{
-    return s->has_ttl && now - access >= s->ttl.ttl_ms;
-}
-static inline bool return_expired(const eddy_state *s)
-{
-    return s->ttl.visibility == EDDY_TTL_RETURN_EXPIRED_IF_NOT_CLEANED_UP;
-}
-static inline bool touch_on_read(const eddy_state *s)
-{
-    return s->has_ttl && s->ttl.update == EDDY_TTL_ON_READ_AND_WRITE;
-}
+#define expired ed_ttl_expired_at
+#define return_expired ed_ttl_return_expired
+#define touch_on_read ed_ttl_touch_on_read
 
 bool ed_state_ttl_expired(eddy_state *s, int64_t last_access_ms)
 {
@@ -452,6 +445,23 @@ static void entry_delete(eddy_state *s, ed_entry *e)
     }
 }
 
+/* RocksDB: the working set (see the end of the file) */
+static ed_entry *rk_load(eddy_state *s, const uint8_t *ns, uint32_t nslen);
+static int rk_sync_ns(eddy_state *s, const uint8_t *ns, uint32_t nslen);
+static inline int rk_sync(eddy_state *s)
+{
+    return ED_UNLIKELY(s->rk) ? rk_sync_ns(s, s->b->ns, s->b->nslen) : 0;
+}
+static int rk_list_add(eddy_state *s, const eddy_row *value, int64_t ts);
+static void rk_clear(eddy_state *s);
+static size_t rk_entries(eddy_state *s);
+static int rk_for_each(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg);
+static void rk_preload(eddy_state *s, const uint8_t *target, uint32_t tlen,
+                       const uint8_t *const *sources, const uint32_t *slens, int n);
+static int rk_sync_merged(eddy_state *s, const uint8_t *target, uint32_t tlen,
+                          const uint8_t *const *sources, const uint32_t *slens, int n);
+static void heap_drop_all(eddy_state *s);
+
 /* The entry of the current (key, namespace), or NULL. */
 static inline ed_entry *cur(eddy_state *s)
 {
@@ -466,12 +476,18 @@ static inline ed_entry *cur(eddy_state *s)
         return e;
     }
     s->cache = table_find(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b));
+    if (ED_UNLIKELY(b->rk) && (!s->cache || s->cache->key_group != (uint32_t)b->key_group))
+        s->cache = rk_load(s, b->ns, b->nslen);
     s->cache_ver = b->version;
     s->cache_kver = b->key_version;
     return s->cache;
 }
 
-bool ed_state_has_entry(eddy_state *s) { return cur(s) != NULL; }
+bool ed_state_has_entry(eddy_state *s)
+{
+    if (ED_UNLIKELY(s->rk) && s->kind == EDDY_STATE_MAP) return ed_rk_map_any(s, false);
+    return cur(s) != NULL;
+}
 
 void ed_state_prefetch(eddy_state *s, const uint8_t *ns, uint32_t nslen)
 {
@@ -581,7 +597,8 @@ static inline ed_entry *enter(eddy_state *s, int64_t *now)
     *now = 0;
     if (s->has_ttl) {
         *now = clock_now(s->b);
-        if (s->ttl.cleanup_incremental > 0) ttl_step(s, e, *now);
+        if (ED_UNLIKELY(s->rk)) ed_rk_publish_now(s->b->rk, *now);
+        else if (s->ttl.cleanup_incremental > 0) ttl_step(s, e, *now);
     }
     return e;
 }
@@ -629,6 +646,7 @@ ed_state_backend *ed_state_backend_new(int max_parallelism, ed_clock *clock, edd
 static void state_free(eddy_state *s)
 {
     ed_state_backend *b = s->b;
+    ed_rk_cf_close(s);
     for (uint32_t i = 0; s->slots && i <= s->mask; i++)
         if (s->slots[i].e) entry_release(s, s->slots[i].e);
     free(s->slots);
@@ -657,6 +675,7 @@ static void state_free(eddy_state *s)
     free(s->key_schema_src);
     free(s->mkey);
     free(s->view);
+    ed_sb_free(&s->spare_enc);
     free(s);
 }
 
@@ -665,6 +684,7 @@ void ed_state_backend_free(ed_state_backend *b)
     if (!b) return;
     for (uint32_t i = 0; i < b->nstates; i++)
         state_free(b->states[i]);
+    ed_rk_free(b->rk);
     free(b->states);
     free(b->key);
     free(b->ns);
@@ -674,7 +694,7 @@ void ed_state_backend_free(ed_state_backend *b)
 
 size_t ed_state_backend_bytes(const ed_state_backend *b)
 {
-    return b->pool.bytes;
+    return b->pool.bytes + (b->rk ? ed_rk_bytes(b->rk) : 0);
 }
 
 static void copy_in(uint8_t **dst, uint32_t *cap, const uint8_t *src, uint32_t len)
@@ -929,6 +949,7 @@ static eddy_state *adopt(ed_state_backend *b, eddy_state *old, const eddy_state_
     s->broadcast = old->broadcast;
     old->slots = NULL;
     old->count = 0;
+    ed_rk_cf_adopt(s, old);
     for (uint32_t i = 0; i < b->nstates; i++)
         if (b->states[i] == old) b->states[i] = s;
     state_free(old);
@@ -952,6 +973,10 @@ eddy_state *ed_state_get(ed_state_backend *b, const eddy_state_desc *d, ed_err *
     }
     s = state_new(b, d, false, err);
     if (!s) return NULL;
+    if (b->rk && ed_rk_cf_open(s, err)) {
+        state_free(s);
+        return NULL;
+    }
     add_state(b, s);
     return s;
 }
@@ -964,6 +989,7 @@ const eddy_row *eddy_value_get(eddy_state *s)
     int64_t now;
     ed_entry *e = enter(s, &now);
     const eddy_row *r = read_row(s, e, now);
+    if (ED_UNLIKELY(s->rk) && e && s->has_ttl) rk_sync(s);
     if (r) return r;
     return s->dflt.len ? (const eddy_row *)s->dflt.p : NULL;
 }
@@ -982,7 +1008,7 @@ int eddy_value_update(eddy_state *s, const eddy_row *value)
     ed_entry *e = cur_make(s, n);
     if (!e || row_set(&s->b->pool, e, value, n)) return oom(s);
     e->access = now;
-    return 0;
+    return rk_sync(s);
 }
 
 /* ---- list -------------------------------------------------------------------------------- */
@@ -1016,6 +1042,7 @@ int ed_list_add_ts(eddy_state *s, const eddy_row *value, int64_t ts)
 {
     if (!begin(s, EDDY_STATE_LIST)) return -1;
     if (!arity_ok(s, value, s->schema, "list element")) return -1;
+    if (ED_UNLIKELY(s->rk)) return rk_list_add(s, value, ts);
     int64_t now;
     enter(s, &now);
     ed_entry *e = cur_make(s, 0);
@@ -1087,7 +1114,7 @@ int eddy_list_update(eddy_state *s, const eddy_row *const *values, size_t n)
     s->spare_els.len = (uint32_t)(n * sizeof(ed_list_el));
     list_swap_spare(s, entry_list(e));
     buf_free(pool, &hold);
-    return 0;
+    return rk_sync(s);
 }
 
 static inline bool view_valid(const eddy_state *s, const ed_entry *e)
@@ -1139,10 +1166,12 @@ static int list_view(eddy_state *s, ed_entry *e, int64_t now)
             entry_delete(s, e);
             s->view_e = NULL; /* the view stays valid for "no entry" at this version */
             s->view_ver = s->b->version;
-            return 0;
+            return rk_sync(s);
         }
     }
     s->view_stamp = l->stamp;
+    if (ED_UNLIKELY(s->rk) && (touch_on_read(s) || (any_expired && !s->ttl.keep_expired_on_read)))
+        return rk_sync(s);
     return 0;
 }
 
@@ -1196,7 +1225,7 @@ int ed_list_retain(eddy_state *s, const bool *keep, size_t n)
     if (!e) return 0;
     list_compact(s, entry_list(e), keep, now);
     if (!list_n(entry_list(e))) entry_delete(s, e);
-    return 0;
+    return rk_sync(s);
 }
 
 /* ---- map --------------------------------------------------------------------------------- */
@@ -1357,6 +1386,7 @@ static int map_lookup(eddy_state *s, const eddy_row *key, bool *found, const edd
 
 const eddy_row *eddy_map_get(eddy_state *s, const eddy_row *key)
 {
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_get(s, key);
     bool found;
     const eddy_row *v;
     map_lookup(s, key, &found, &v);
@@ -1365,6 +1395,7 @@ const eddy_row *eddy_map_get(eddy_state *s, const eddy_row *key)
 
 bool eddy_map_contains(eddy_state *s, const eddy_row *key)
 {
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_contains(s, key);
     bool found;
     const eddy_row *v;
     map_lookup(s, key, &found, &v);
@@ -1373,6 +1404,7 @@ bool eddy_map_contains(eddy_state *s, const eddy_row *key)
 
 int eddy_map_put(eddy_state *s, const eddy_row *key, const eddy_row *value)
 {
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_put(s, key, value);
     if (!begin(s, EDDY_STATE_MAP) || !writable(s)) return -1;
     if (!arity_ok(s, key, s->key_schema, "map key")) return -1;
     if (value && !arity_ok(s, value, s->schema, "map value")) return -1;
@@ -1398,6 +1430,7 @@ int eddy_map_put(eddy_state *s, const eddy_row *key, const eddy_row *value)
 
 int eddy_map_remove(eddy_state *s, const eddy_row *key)
 {
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_remove(s, key);
     if (!begin(s, EDDY_STATE_MAP) || !writable(s)) return -1;
     if (!arity_ok(s, key, s->key_schema, "map key")) return -1;
     int64_t now;
@@ -1415,6 +1448,7 @@ int eddy_map_remove(eddy_state *s, const eddy_row *key)
 
 size_t eddy_map_size(eddy_state *s)
 {
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_size(s);
     if (!begin(s, EDDY_STATE_MAP)) return 0;
     int64_t now;
     ed_entry *e = enter(s, &now);
@@ -1429,6 +1463,10 @@ size_t eddy_map_size(eddy_state *s)
 
 void eddy_map_iter_start(eddy_state *s, eddy_map_iter *it)
 {
+    if (ED_UNLIKELY(s->rk)) {
+        ed_rk_map_iter_start(s, it);
+        return;
+    }
     it->s = s;
     it->pos = 0;
     it->version = 0;
@@ -1443,6 +1481,7 @@ void eddy_map_iter_start(eddy_state *s, eddy_map_iter *it)
 bool eddy_map_next(eddy_map_iter *it, const eddy_row **key, const eddy_row **value)
 {
     eddy_state *s = it->s;
+    if (ED_UNLIKELY(s->rk)) return ed_rk_map_next(it, key, value);
     if (!begin(s, EDDY_STATE_MAP)) return false;
     int64_t now;
     ed_entry *e = enter(s, &now);
@@ -1471,7 +1510,7 @@ static int store_row(eddy_state *s, ed_entry *e, const eddy_row *r, int64_t now)
     if (!e) e = cur_make(s, n);
     if (!e || row_set(&s->b->pool, e, r, n)) return oom(s);
     e->access = now;
-    return 0;
+    return rk_sync(s);
 }
 
 static int call_reduce(eddy_state *s, const eddy_row *acc, const eddy_row *in)
@@ -1499,7 +1538,9 @@ const eddy_row *eddy_reducing_get(eddy_state *s)
     if (!begin(s, EDDY_STATE_REDUCING)) return NULL;
     int64_t now;
     ed_entry *e = enter(s, &now);
-    return read_row(s, e, now);
+    const eddy_row *r = read_row(s, e, now);
+    if (ED_UNLIKELY(s->rk) && e && s->has_ttl) rk_sync(s);
+    return r;
 }
 
 int eddy_aggregating_add(eddy_state *s, const eddy_row *value)
@@ -1530,6 +1571,7 @@ const eddy_row *eddy_aggregating_get(eddy_state *s)
     int64_t now;
     ed_entry *e = enter(s, &now);
     const eddy_row *acc = read_row(s, e, now);
+    if (ED_UNLIKELY(s->rk) && e && s->has_ttl) rk_sync(s);
     if (!acc) return NULL;
     eddy_rb_reset(s->rb_out);
     if (((eddy_agg_result_fn)s->result.ptr)(s->b->ctx, acc, s->rb_out) < 0) {
@@ -1546,6 +1588,10 @@ void eddy_state_clear(eddy_state *s)
     s->err.set = 0;
     if (s->read_only) {
         writable(s);
+        return;
+    }
+    if (ED_UNLIKELY(s->rk)) {
+        rk_clear(s);
         return;
     }
     ed_entry *e = cur(s);
@@ -1569,6 +1615,12 @@ int ed_state_store_row(eddy_state *s, const eddy_row *r)
 
 void ed_state_drop_all(eddy_state *s)
 {
+    if (s->rk) ed_rk_delete_all(s);
+    heap_drop_all(s);
+}
+
+static void heap_drop_all(eddy_state *s)
+{
     ed_assert(!s->iterating);
     for (uint32_t i = 0; s->slots && i <= s->mask; i++) {
         if (!s->slots[i].e) continue;
@@ -1583,11 +1635,13 @@ void ed_state_drop_all(eddy_state *s)
 
 size_t ed_state_entries(eddy_state *s)
 {
-    return s->count;
+    return s->rk ? rk_entries(s) : s->count;
 }
 
 int ed_state_entry_key_group(eddy_state *s)
 {
+    if (s->rk && s->kind == EDDY_STATE_MAP)
+        return ed_rk_map_any(s, false) ? s->b->key_group : -1;
     ed_entry *e = cur(s);
     return e ? (int)e->key_group : -1;
 }
@@ -1621,6 +1675,7 @@ int ed_state_for_each(eddy_state *s, ed_state_key_fn fn, void *arg)
 int ed_state_for_each_flags(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg)
 {
     s->err.set = 0;
+    if (s->rk) return rk_for_each(s, flags, fn, arg);
     ed_state_backend *b = s->b;
     if (!s->count) return 0;
     /* A snapshot of the entries: fn may add and remove entries (removals are deferred). */
@@ -1774,7 +1829,9 @@ int ed_state_merge_namespaces(eddy_state *s, const uint8_t *target, uint32_t tle
                   s->name);
     else if (n > 0) {
         int64_t now = s->has_ttl ? clock_now(s->b) : 0;
+        if (s->rk) rk_preload(s, target, tlen, sources, slens, n);
         rc = merge_into(s, target, tlen, sources, slens, n, now);
+        if (s->rk && !rc) rc = rk_sync_merged(s, target, tlen, sources, slens, n);
         s->cache_ver = 0; /* entries of the current key came and went */
         s->cache = NULL;
         s->view_ver = 0;
@@ -1805,6 +1862,10 @@ eddy_state *ed_state_declare_restored(ed_state_backend *b, const eddy_state_desc
     eddy_state *s = ed_state_find(b, d->name);
     if (s) return check_redeclare(s, d, err) || check_restore(s, d, s->restored, err) ? NULL : s;
     s = state_new(b, d, true, err);
+    if (s && b->rk && ed_rk_cf_open(s, err)) {
+        state_free(s);
+        return NULL;
+    }
     if (s) add_state(b, s);
     return s;
 }
@@ -1849,4 +1910,288 @@ int ed_state_restore_map_entry(eddy_state *s, ed_entry *e, const eddy_row *key,
     me->access = access;
     m->version = ++s->b->stamp;
     return 0;
+}
+
+/* ---- RocksDB: the working set ------------------------------------------------------------
+ * With the RocksDB backend (rocks.h) the table holds the entries of value and list states
+ * that the latest calls used, each exactly as stored in RocksDB: a call loads the entry of
+ * the current (key, namespace) when it is not there, works on it as the heap backend does,
+ * and writes it back (or deletes it) before it returns. So entries may be dropped from
+ * the table between any two calls; it is emptied when it reaches RK_WORKING_SET entries. */
+
+#define RK_WORKING_SET 64
+
+/* Encodes a value or list entry as its RocksDB value (rocks.h) into out. */
+static void rk_encode(eddy_state *s, const ed_entry *e, ed_strbuf *out)
+{
+    static const uint8_t zeros[8];
+    ed_sb_reset(out);
+    if (s->kind == EDDY_STATE_LIST) {
+        const ed_list *l = entry_list(e);
+        const ed_list_el *el = list_els(l);
+        for (uint32_t i = 0, n = list_n(l); i < n; i++) {
+            uint32_t h[2] = {el[i].len, 0};
+            ed_sb_append(out, &el[i].ts, 8);
+            ed_sb_append(out, &el[i].access, 8);
+            ed_sb_append(out, h, 8);
+            ed_sb_append(out, l->data.p + el[i].off, el[i].len);
+            if (el[i].len & 7) ed_sb_append(out, zeros, 8 - (el[i].len & 7));
+        }
+        return;
+    }
+    const ed_buf *r = entry_row(e);
+    uint32_t h[2] = {r->len, 0};
+    ed_sb_append(out, &e->access, 8);
+    ed_sb_append(out, h, 8);
+    ed_sb_append(out, r->p, r->len);
+    if (r->len & 7) ed_sb_append(out, zeros, 8 - (r->len & 7));
+}
+
+static ed_strbuf *rk_scratch(eddy_state *s)
+{
+    return &s->spare_enc;
+}
+
+/* Puts the RocksDB value v (n bytes, 8-aligned) into the new entry e. 0, or -1 when it is
+ * malformed or memory ran out. */
+static int rk_decode(eddy_state *s, ed_entry *e, const uint8_t *v, size_t n)
+{
+    if (s->kind != EDDY_STATE_LIST) {
+        uint32_t len;
+        if (n < 16) return fail(s, "state '%s': a malformed RocksDB value (%zu bytes)", s->name, n);
+        memcpy(&len, v + 8, 4);
+        if (16 + ED_ALIGN8((size_t)len) != n || len < 8)
+            return fail(s, "state '%s': a malformed RocksDB value (%zu bytes)", s->name, n);
+        if (row_set(&s->b->pool, e, v + 16, len)) return oom(s);
+        memcpy(&e->access, v, 8);
+        return 0;
+    }
+    for (size_t at = 0; at < n;) {
+        uint32_t len;
+        int64_t ts, access;
+        if (n - at < 24) return fail(s, "state '%s': a malformed RocksDB list", s->name);
+        memcpy(&ts, v + at, 8);
+        memcpy(&access, v + at + 8, 8);
+        memcpy(&len, v + at + 16, 4);
+        if (len < 8 || ED_ALIGN8((size_t)len) > n - at - 24)
+            return fail(s, "state '%s': a malformed RocksDB list", s->name);
+        if (list_append(s, e, (const eddy_row *)(v + at + 24), ts, access)) return oom(s);
+        at += 24 + ED_ALIGN8((size_t)len);
+    }
+    return 0;
+}
+
+static ed_entry *rk_load_at(eddy_state *s, const uint8_t *ns, uint32_t nslen, bool may_evict)
+{
+    ed_state_backend *b = s->b;
+    if (s->kind == EDDY_STATE_MAP) return NULL; /* maps are read entry by entry (rocks.h) */
+    uint32_t h = table_hash(b->key_hash, ns, nslen);
+    ed_entry *e = table_find(s, b->key, b->klen, ns, nslen, h);
+    if (e && e->key_group == (uint32_t)b->key_group) return e;
+    if (e) entry_delete(s, e); /* the same bytes in another key group: another entry */
+    if (may_evict && s->count >= RK_WORKING_SET && !s->iterating) heap_drop_all(s);
+    const uint8_t *v;
+    size_t n;
+    if (ed_rk_get(s, ns, nslen, &v, &n) <= 0) return NULL;
+    uint32_t room = 0;
+    if (s->kind != EDDY_STATE_LIST && n >= 16) memcpy(&room, v + 8, 4);
+    e = table_insert(s, b->key, b->klen, ns, nslen, h, b->key_group, room);
+    if (!e) {
+        oom(s);
+        return NULL;
+    }
+    if (rk_decode(s, e, v, n)) {
+        table_remove(s, e);
+        entry_release(s, e);
+        return NULL;
+    }
+    return e;
+}
+
+static ed_entry *rk_load(eddy_state *s, const uint8_t *ns, uint32_t nslen)
+{
+    return rk_load_at(s, ns, nslen, true);
+}
+
+static int rk_sync_ns(eddy_state *s, const uint8_t *ns, uint32_t nslen)
+{
+    ed_state_backend *b = s->b;
+    ed_entry *e = table_find(s, b->key, b->klen, ns, nslen, table_hash(b->key_hash, ns, nslen));
+    if (!e) return ed_rk_delete(s, ns, nslen);
+    ed_strbuf *out = rk_scratch(s);
+    rk_encode(s, e, out);
+    return ed_rk_put(s, ns, nslen, out->data, out->len);
+}
+
+/* An add is a merge that appends the element, without reading the list; a list in the
+ * working set gets it too. */
+static int rk_list_add(eddy_state *s, const eddy_row *value, int64_t ts)
+{
+    ed_state_backend *b = s->b;
+    int64_t now = 0;
+    if (s->has_ttl) {
+        now = clock_now(b);
+        ed_rk_publish_now(b->rk, now);
+    }
+    /* encoded first: value may be a row of this very list, which the append moves */
+    static const uint8_t zeros[8];
+    ed_strbuf *out = rk_scratch(s);
+    uint32_t len = eddy_row_size(value), h[2] = {len, 0};
+    ed_sb_reset(out);
+    ed_sb_append(out, &ts, 8);
+    ed_sb_append(out, &now, 8);
+    ed_sb_append(out, h, 8);
+    ed_sb_append(out, value, len);
+    if (len & 7) ed_sb_append(out, zeros, 8 - (len & 7));
+    ed_entry *e = table_find(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b));
+    if (e && list_append(s, e, value, ts, now)) return oom(s);
+    if (!e) s->cache_ver = 0; /* the cache may say there is no list */
+    return ed_rk_merge(s, out->data, out->len);
+}
+
+static void rk_clear(eddy_state *s)
+{
+    ed_state_backend *b = s->b;
+    if (s->kind == EDDY_STATE_MAP) {
+        ed_rk_map_clear(s);
+        return;
+    }
+    ed_entry *e = table_find(s, b->key, b->klen, b->ns, b->nslen, cur_hash(b));
+    if (e) entry_delete(s, e);
+    s->cache = NULL;
+    s->cache_ver = b->version;
+    s->cache_kver = b->key_version;
+    ed_rk_delete(s, b->ns, b->nslen);
+}
+
+static bool same_place(const ed_rk_item *a, const ed_rk_item *b_)
+{
+    return a->kg == b_->kg && a->klen == b_->klen && a->nslen == b_->nslen &&
+           bytes_eq(a->key, b_->key, a->klen) && bytes_eq(a->ns, b_->ns, a->nslen);
+}
+
+/* Walks the (key, namespace) places of s: fn gets each once, with its bytes in place. */
+typedef int (*rk_place_fn)(eddy_state *s, const ed_rk_item *it, void *arg);
+static int rk_places(eddy_state *s, rk_place_fn fn, void *arg)
+{
+    ed_rk_cursor *c = ed_rk_cursor_open(s, 0, 0x10000);
+    ed_rk_item it, prev = {0};
+    uint8_t *held = NULL;
+    size_t hcap = 0;
+    int rc, r = 0;
+    while (r == 0 && (rc = ed_rk_cursor_next(c, &it)) == 1) {
+        if (prev.key && same_place(&prev, &it)) continue;
+        size_t need = (size_t)it.klen + it.nslen + 1;
+        if (need > hcap) {
+            hcap = 2 * need;
+            held = ed_xrealloc(held, hcap);
+        }
+        memcpy(held, it.key, it.klen);
+        memcpy(held + it.klen, it.ns, it.nslen);
+        prev = it;
+        prev.key = held;
+        prev.ns = held + it.klen;
+        r = fn(s, &prev, arg);
+    }
+    if (r == 0 && rc < 0) r = -1;
+    free(held);
+    ed_rk_cursor_close(c);
+    return r;
+}
+
+static int count_place(eddy_state *s, const ed_rk_item *it, void *arg)
+{
+    ++*(size_t *)arg;
+    return 0;
+}
+
+static size_t rk_entries(eddy_state *s)
+{
+    size_t n = 0;
+    rk_places(s, count_place, &n);
+    return n;
+}
+
+typedef struct rk_each {
+    unsigned flags;
+    ed_state_key_fn fn;
+    void *arg;
+    int64_t now;
+} rk_each;
+
+static int each_place(eddy_state *s, const ed_rk_item *it, void *arg)
+{
+    rk_each *a = arg;
+    ed_state_backend *b = s->b;
+    ed_state_set_key(b, it->key, it->klen, it->kg);
+    ed_state_set_namespace(b, it->ns, it->nslen);
+    if (!(a->flags & ED_STATE_VISIT_EXPIRED)) {
+        if (s->kind == EDDY_STATE_MAP) {
+            if (!ed_rk_map_any(s, true)) return 0;
+        } else {
+            ed_entry *e = cur(s);
+            if (!e || !entry_live(s, e, a->now)) return 0;
+        }
+    }
+    return a->fn(s, it->key, it->klen, it->ns, it->nslen, a->arg);
+}
+
+/* ed_state_for_each over RocksDB: the places as they were when the walk began. */
+static int rk_for_each(eddy_state *s, unsigned flags, ed_state_key_fn fn, void *arg)
+{
+    ed_state_backend *b = s->b;
+    uint32_t sklen = b->klen, snslen = b->nslen;
+    int skg = b->key_group;
+    uint8_t *saved = ed_xmalloc((size_t)sklen + snslen + 1);
+    if (sklen) memcpy(saved, b->key, sklen);
+    if (snslen) memcpy(saved + sklen, b->ns, snslen);
+    rk_each a = {flags, fn, arg, s->has_ttl ? clock_now(b) : 0};
+    int rc = rk_places(s, each_place, &a);
+    ed_state_set_key(b, saved, sklen, skg);
+    ed_state_set_namespace(b, saved + sklen, snslen);
+    free(saved);
+    return rc;
+}
+
+/* Loads the target and the sources of a merge into the working set (none is evicted). */
+static void rk_preload(eddy_state *s, const uint8_t *target, uint32_t tlen,
+                       const uint8_t *const *sources, const uint32_t *slens, int n)
+{
+    if (s->count >= RK_WORKING_SET && !s->iterating) heap_drop_all(s);
+    rk_load_at(s, target, tlen, false);
+    for (int i = 0; i < n; i++) rk_load_at(s, sources[i], slens[i], false);
+}
+
+static int rk_sync_merged(eddy_state *s, const uint8_t *target, uint32_t tlen,
+                          const uint8_t *const *sources, const uint32_t *slens, int n)
+{
+    int rc = rk_sync_ns(s, target, tlen);
+    for (int i = 0; i < n && !rc; i++)
+        if (!(slens[i] == tlen && bytes_eq(sources[i], target, tlen)))
+            rc = rk_sync_ns(s, sources[i], slens[i]);
+    return rc;
+}
+
+/* Restores into RocksDB (snapshot.c): the entry e, filled from a snapshot in the working
+ * set, is written to RocksDB (batched until ed_rk_flush) and leaves the working set. */
+int ed_state_rk_store_restored(eddy_state *s, ed_entry *e)
+{
+    ed_strbuf *out = rk_scratch(s);
+    rk_encode(s, e, out);
+    int rc = ed_rk_put_at(s, (int)e->key_group, ed_entry_key(e), e->klen, ed_entry_ns(e),
+                          e->nslen, NULL, 0, out->data, out->len);
+    entry_delete(s, e);
+    s->cache_ver = 0;
+    return rc;
+}
+
+/* A map entry restored into RocksDB: key row and value row (NULL: a NULL value). */
+int ed_state_rk_store_map_entry(eddy_state *s, int kg, const uint8_t *key, uint32_t klen,
+                                const uint8_t *ns, uint32_t nslen, const eddy_row *mkey,
+                                const eddy_row *value, int64_t access)
+{
+    uint32_t mklen = map_key_bytes(s, mkey);
+    ed_strbuf *out = rk_scratch(s);
+    ed_rk_map_encode(out, access, mkey, value);
+    return ed_rk_put_at(s, kg, key, klen, ns, nslen, s->mkey, mklen, out->data, out->len);
 }

@@ -57,6 +57,7 @@
  */
 #include "snapshot.h"
 
+#include "rocks.h"
 #include "state_int.h"
 
 #include <inttypes.h>
@@ -309,6 +310,22 @@ static bool put_block(ed_strbuf *o, ed_state_backend *b, const rec *recs, size_t
     return true;
 }
 
+/* Sets the number of blocks and, when fewer than the nkg index entries reserved at
+ * `index` were used, closes the gap. */
+static void close_index(ed_strbuf *out, size_t base, size_t index, size_t nkg, uint32_t nblocks)
+{
+    patch_u32(out, base + 20, nblocks);
+    if (nblocks >= nkg) return;
+    size_t gap = (nkg - nblocks) * INDEX_ENTRY, from = index + nkg * INDEX_ENTRY;
+    memmove(out->data + from - gap, out->data + from, out->len - from);
+    truncate_to(out, out->len - gap);
+    for (uint32_t k = 0; k < nblocks; k++) {
+        uint64_t off;
+        memcpy(&off, out->data + index + (size_t)k * INDEX_ENTRY + 8, 8);
+        patch_u64(out, index + (size_t)k * INDEX_ENTRY + 8, off - gap);
+    }
+}
+
 /* recs sorted by key group, stably (entries by state, then timers in firing order). */
 static int sort_by_key_group(writer *w, size_t *nkg)
 {
@@ -335,8 +352,11 @@ static int sort_by_key_group(writer *w, size_t *nkg)
     return 0;
 }
 
+static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err);
+
 int ed_state_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err)
 {
+    if (b->rk) return rk_snapshot(b, timers, out, err);
     writer w = {.b = b, .maxp = (uint32_t)b->max_parallelism, .err = err};
     for (uint32_t i = 0; i < b->nstates; i++) {
         eddy_state *s = b->states[i];
@@ -385,18 +405,197 @@ int ed_state_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *
         patch_u64(out, ie + 16, out->len - at);
     }
     free(w.recs);
-    patch_u32(out, base + 20, nblocks);
-    if (nblocks < nkg) {
-        /* cleanup emptied whole key groups: close the index's gap */
-        size_t gap = (nkg - nblocks) * INDEX_ENTRY, from = index + nkg * INDEX_ENTRY;
-        memmove(out->data + from - gap, out->data + from, out->len - from);
-        truncate_to(out, out->len - gap);
-        for (uint32_t k = 0; k < nblocks; k++) {
-            uint64_t off;
-            memcpy(&off, out->data + index + (size_t)k * INDEX_ENTRY + 8, 8);
-            patch_u64(out, index + (size_t)k * INDEX_ENTRY + 8, off - gap);
-        }
+    close_index(out, base, index, nkg, nblocks);
+    return 0;
+}
+
+/* ---- writing from RocksDB -----------------------------------------------------------------
+ * The entries come out of each column family in key-group order, one key group at a time,
+ * so nothing but the timers is collected first; RocksDB values are snapshot bodies
+ * (rocks.h), copied as they are. */
+
+typedef struct rk_src {
+    eddy_state *s;
+    ed_rk_cursor *c;
+    ed_rk_item it;
+    int have; /* 1: `it` is the next item; 0: the end; -1: an error */
+    uint8_t *place; /* the current entry's key and namespace bytes */
+    size_t pcap;
+} rk_src;
+
+static void rk_advance(rk_src *r)
+{
+    r->have = ed_rk_cursor_next(r->c, &r->it);
+}
+
+/* Writes the entry at r's current item (a map: every item of its place) and advances past
+ * it; false when cleanup left nothing of it. */
+static bool rk_put_entry(ed_strbuf *o, rk_src *r)
+{
+    eddy_state *s = r->s;
+    bool clean = cleans_snapshots(s);
+    size_t start = o->len;
+    uint32_t klen = r->it.klen, nslen = r->it.nslen;
+    int kg = r->it.kg;
+    if ((size_t)klen + nslen > r->pcap) {
+        r->pcap = 2 * ((size_t)klen + nslen);
+        r->place = ed_xrealloc(r->place, r->pcap);
     }
+    memcpy(r->place, r->it.key, klen);
+    memcpy(r->place + klen, r->it.ns, nslen);
+    put_u32(o, klen);
+    put_u32(o, nslen);
+    put_raw(o, r->place, klen);
+    put_raw(o, r->place + klen, nslen);
+    uint32_t n = 0;
+    switch (s->kind) {
+    case EDDY_STATE_LIST: {
+        size_t count_at = o->len;
+        put_u64(o, 0);
+        const uint8_t *v = r->it.val;
+        for (size_t at = 0; at + 24 <= r->it.vlen;) {
+            int64_t access;
+            uint32_t len;
+            memcpy(&access, v + at + 8, 8);
+            memcpy(&len, v + at + 16, 4);
+            size_t el = 24 + ED_ALIGN8((size_t)len);
+            if (el > r->it.vlen - at) break;
+            if (!(clean && ed_state_ttl_expired(s, access))) {
+                ed_sb_append(o, v + at, el);
+                n++;
+            }
+            at += el;
+        }
+        patch_u32(o, count_at, n);
+        rk_advance(r);
+        break;
+    }
+    case EDDY_STATE_MAP: {
+        size_t count_at = o->len;
+        put_u64(o, 0);
+        do {
+            int64_t access;
+            memcpy(&access, r->it.val, 8);
+            if (r->it.vlen >= 16 && !(clean && ed_state_ttl_expired(s, access))) {
+                ed_sb_append(o, r->it.val, r->it.vlen);
+                n++;
+            }
+            rk_advance(r);
+        } while (r->have == 1 && r->it.kg == kg && r->it.klen == klen && r->it.nslen == nslen &&
+                 !memcmp(r->it.key, r->place, klen) && !memcmp(r->it.ns, r->place + klen, nslen));
+        patch_u32(o, count_at, n);
+        break;
+    }
+    default: {
+        int64_t access;
+        memcpy(&access, r->it.val, 8);
+        if (r->it.vlen >= 16 && !(clean && ed_state_ttl_expired(s, access))) {
+            ed_sb_append(o, r->it.val, r->it.vlen);
+            n = 1;
+        }
+        rk_advance(r);
+        break;
+    }
+    }
+    if (!n) {
+        truncate_to(o, start);
+        return false;
+    }
+    return true;
+}
+
+static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err)
+{
+    if (ed_rk_flush(b->rk, err)) return -1;
+    writer w = {.b = b, .maxp = (uint32_t)b->max_parallelism, .err = err};
+    size_t nkg = 0;
+    if (timers && (ed_timers_for_each(timers, EDDY_EVENT_TIME, collect_event_timer, &w) ||
+                   ed_timers_for_each(timers, EDDY_PROCESSING_TIME, collect_proc_timer, &w))) {
+        if (!err->set) ed_err_set(err, "state snapshot: timers: out of memory");
+        free(w.recs);
+        return -1;
+    }
+    if (sort_by_key_group(&w, &nkg)) {
+        free(w.recs);
+        return -1;
+    }
+    rk_src *src = ed_xcalloc(b->nstates ? b->nstates : 1, sizeof *src);
+    for (uint32_t i = 0; i < b->nstates; i++) {
+        src[i].s = b->states[i];
+        src[i].c = ed_rk_cursor_open(b->states[i], 0, (int)w.maxp);
+        rk_advance(&src[i]);
+    }
+    size_t base = out->len;
+    ed_sb_append(out, ED_SNAPSHOT_MAGIC, 8);
+    put_u32(out, ED_SNAPSHOT_VERSION);
+    put_u32(out, w.maxp);
+    put_u32(out, b->nstates);
+    put_u32(out, 0); /* blocks: patched */
+    size_t index = out->len;
+    nkg = w.maxp; /* at most one block per key group */
+    ed_sb_reserve(out, nkg * INDEX_ENTRY);
+    memset(out->data + index, 0, nkg * INDEX_ENTRY);
+    truncate_to(out, index + nkg * INDEX_ENTRY);
+    for (uint32_t i = 0; i < b->nstates; i++)
+        put_descriptor(out, b->states[i]);
+
+    uint32_t nblocks = 0;
+    size_t ti = 0;
+    int rc = 0;
+    for (uint32_t kg = 0; kg < w.maxp && !rc; kg++) {
+        size_t at = out->len;
+        put_u32(out, kg);
+        put_u32(out, 0);
+        uint32_t nsections = 0, ntimers = 0;
+        for (uint32_t i = 0; i < b->nstates; i++) {
+            rk_src *r = &src[i];
+            if (r->have != 1 || (uint32_t)r->it.kg != kg) continue;
+            size_t sec = out->len;
+            uint32_t n = 0;
+            put_u32(out, i);
+            put_u32(out, 0);
+            while (r->have == 1 && (uint32_t)r->it.kg == kg) n += rk_put_entry(out, r);
+            if (n) {
+                patch_u32(out, sec + 4, n);
+                nsections++;
+            } else {
+                truncate_to(out, sec);
+            }
+        }
+        size_t timers_at = out->len;
+        put_u64(out, 0);
+        for (; ti < w.n && w.recs[ti].kg == kg; ti++, ntimers++) put_timer(out, &w.recs[ti]);
+        for (uint32_t i = 0; i < b->nstates; i++)
+            if (src[i].have < 0) {
+                rc = ed_err_set(err, "state snapshot: %s", ed_state_error(src[i].s));
+                break;
+            } else if (src[i].have == 1 && (uint32_t)src[i].it.kg < kg) {
+                rc = ed_err_set(err, "state snapshot: state '%s' has key group %d out of order",
+                                src[i].s->name, src[i].it.kg);
+                break;
+            }
+        if (!nsections && !ntimers) {
+            truncate_to(out, at);
+            continue;
+        }
+        patch_u32(out, at + 4, nsections);
+        patch_u32(out, timers_at, ntimers);
+        size_t ie = index + (size_t)nblocks++ * INDEX_ENTRY;
+        patch_u32(out, ie, kg);
+        patch_u64(out, ie + 8, at - base);
+        patch_u64(out, ie + 16, out->len - at);
+    }
+    for (uint32_t i = 0; i < b->nstates; i++) {
+        if (!rc && src[i].have == 1)
+            rc = ed_err_set(err, "state snapshot: state '%s' has key group %d, outside [0, %u)",
+                            src[i].s->name, src[i].it.kg, w.maxp);
+        ed_rk_cursor_close(src[i].c);
+        free(src[i].place);
+    }
+    free(src);
+    free(w.recs);
+    if (rc) return -1;
+    close_index(out, base, index, nkg, nblocks);
     return 0;
 }
 
@@ -784,7 +983,22 @@ typedef struct keyed_sink {
     ed_timer_service *timers;
     eddy_state *s; /* the entry being restored */
     ed_entry *e;
+    /* RocksDB: where the entry goes (pointers into the snapshot) */
+    int kg;
+    const uint8_t *key, *ns;
+    uint32_t klen, nslen;
 } keyed_sink;
+
+/* RocksDB: the value or list entry restored last goes from the working set to RocksDB. */
+static int rk_store_pending(keyed_sink *ks, ed_err *e)
+{
+    if (!ks->e) return 0;
+    ed_entry *en = ks->e;
+    ks->e = NULL;
+    if (ed_state_rk_store_restored(ks->s, en))
+        return ed_err_set(e, "%s", ed_state_error(ks->s));
+    return 0;
+}
 
 static eddy_state *keyed_state(sink *k, const eddy_state_desc *d, uint32_t flags, ed_err *e)
 {
@@ -795,6 +1009,16 @@ static int keyed_entry(sink *k, eddy_state *s, int kg, const uint8_t *key, uint3
 {
     keyed_sink *ks = (keyed_sink *)k;
     bool existed;
+    if (ks->b->rk) {
+        if (rk_store_pending(ks, e)) return -1;
+        ks->s = s;
+        ks->kg = kg;
+        ks->key = key;
+        ks->klen = klen;
+        ks->ns = ns;
+        ks->nslen = nslen;
+        if (s->kind == EDDY_STATE_MAP) return 0; /* its entries go to RocksDB one by one */
+    }
     ks->s = s;
     ks->e = ed_state_restore_entry(s, key, klen, ns, nslen, kg, room, &existed);
     if (!ks->e) return ed_err_set(e, "state '%s': out of memory", s->name);
@@ -824,6 +1048,12 @@ static int keyed_map_el(sink *k, const eddy_row *key, const eddy_row *value, int
 {
     keyed_sink *ks = (keyed_sink *)k;
     bool existed;
+    if (ks->b->rk) {
+        if (ed_state_rk_store_map_entry(ks->s, ks->kg, ks->key, ks->klen, ks->ns, ks->nslen, key,
+                                        value, access))
+            return ed_err_set(e, "%s", ed_state_error(ks->s));
+        return 0;
+    }
     if (ed_state_restore_map_entry(ks->s, ks->e, key, value, access, &existed))
         return ed_err_set(e, "state '%s': out of memory", ks->s->name);
     if (existed) return ed_err_set(e, "state '%s': a map key appears twice", ks->s->name);
@@ -855,6 +1085,7 @@ int ed_state_restore(ed_state_backend *b, ed_timer_service *timers, const void *
                          .b = b,
                          .timers = timers};
         rc = read_pass(p, len, b->max_parallelism, first_kg, last_kg, &ks.k, err);
+        if (b->rk && !rc) rc = rk_store_pending(&ks, err) ? -1 : ed_rk_flush(b->rk, err);
     }
     if (p != snap) free((void *)p);
     return rc;

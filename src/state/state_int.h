@@ -150,6 +150,7 @@ struct ed_state_backend {
     uint64_t stamp;        /* list stamps and map versions */
     eddy_state **states;
     uint32_t nstates, states_cap;
+    struct ed_rocks *rk; /* the RocksDB backend (rocks.h), or NULL for the heap */
 };
 
 typedef struct ed_view_el {
@@ -196,7 +197,29 @@ struct eddy_state {
      * not yet declared: the operator's first ed_state_get with the same name, kind and
      * schemas replaces it with a state made from its descriptor, entries kept. */
     bool restored;
+    /* RocksDB (rocks.h): the state's column family; its entries live there, and the table
+     * above is only a working set of the entries the latest calls used */
+    struct ed_rk_cf *rk;
+    ed_strbuf spare_enc; /* RocksDB: a value being encoded */
 };
+
+/* ---- TTL (keyed_state.c, rocks_state.c) -------------------------------------------------- */
+static inline bool ed_ttl_expired_at(const eddy_state *s, int64_t access, int64_t now)
+{
+    return s->has_ttl && now - access >= s->ttl.ttl_ms;
+}
+static inline bool ed_ttl_return_expired(const eddy_state *s)
+{
+    return s->ttl.visibility == EDDY_TTL_RETURN_EXPIRED_IF_NOT_CLEANED_UP;
+}
+static inline bool ed_ttl_touch_on_read(const eddy_state *s)
+{
+    return s->has_ttl && s->ttl.update == EDDY_TTL_ON_READ_AND_WRITE;
+}
+
+/* Records why the last call on s failed (ed_state_error) and tells the runtime's hook;
+ * returns -1. */
+int ed_state_fail(eddy_state *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The state of that name, or NULL. */
 eddy_state *ed_state_find(ed_state_backend *b, const char *name);
@@ -225,6 +248,13 @@ int ed_state_restore_list_el(eddy_state *s, ed_entry *e, const eddy_row *r, int6
                              int64_t access);
 int ed_state_restore_map_entry(eddy_state *s, ed_entry *e, const eddy_row *key,
                                const eddy_row *value, int64_t access, bool *existed);
+/* RocksDB (rocks.h): a restored entry e of a value or list state is written to RocksDB
+ * (batched until ed_rk_flush) and leaves the working set; a restored map entry is
+ * written at its place. 0, or -1 (recorded on s). */
+int ed_state_rk_store_restored(eddy_state *s, ed_entry *e);
+int ed_state_rk_store_map_entry(eddy_state *s, int kg, const uint8_t *key, uint32_t klen,
+                                const uint8_t *ns, uint32_t nslen, const eddy_row *mkey,
+                                const eddy_row *value, int64_t access);
 /* The heap backend an operator store keeps its lists and maps in. */
 ed_state_backend *ed_operator_store_backend(ed_operator_store *o);
 
