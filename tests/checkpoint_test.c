@@ -1199,3 +1199,536 @@ ED_TEST(session_windows_restore_from_entries_into_the_window_table)
 {
     check_window_restore(true, 2, "false", 2, "true");
 }
+
+/* ---- sources restore at another parallelism ------------------------------------------------- */
+
+/*
+ * Every replayable source keeps its unfinished splits in a checkpoint, and a restore deals
+ * the splits of all old subtasks out among the new ones: a job checkpointed at parallelism
+ * p and started again at p' ends with exactly the per-key sums of an uninterrupted run.
+ * While `held` is set, the keyed sum is slow, so that the sources are still mid-input when
+ * the checkpoint is taken (backpressure holds them back).
+ */
+static atomic_bool held;
+
+int ck_held_sum(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    if (atomic_load(&held) && atomic_load(&summed) % 32 == 0) nap(1);
+    return ck_sum_kv(ctx, in, out);
+}
+
+/* Keys the rows of src by field "k" and sums field "v" (ck_held_sum), everything at
+ * parallelism p, checkpointing to ckdir (checkpoint = true) and starting from `from`
+ * when not NULL. */
+static eddy_result *rescale_job(eddy_env *env, eddy_stream *src, int p, const char *ckdir,
+                                bool checkpoint, const char *from)
+{
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set(env, "log.level", getenv("CK_LOG") ? getenv("CK_LOG") : "OFF");
+    eddy_env_set_parallelism(env, p);
+    eddy_env_set(env, "execution.checkpointing.interval", checkpoint ? "1 s" : "0");
+    eddy_env_set(env, "execution.checkpointing.dir", ckdir);
+    /* few records in flight: backpressure holds the sources back while `held` */
+    eddy_env_set(env, "taskmanager.memory.segment-size", "4 kb");
+    eddy_env_set(env, "taskmanager.network.memory.floating-buffers-per-gate", "1");
+    if (from) eddy_env_set(env, "execution.savepoint.path", from);
+    eddy_stream *sums = eddy_keyed_process(eddy_key_by(src, "k"), EDDY_FN(ck_held_sum),
+                                           EDDY_FN_NONE, "k BIGINT, s BIGINT");
+    eddy_uid(sums, "sum");
+    return eddy_collect(sums);
+}
+
+typedef eddy_stream *(*source_fn)(eddy_env *env, const void *arg);
+
+/*
+ * Runs the job over source(env, arg) at parallelism p until its first checkpoint (into
+ * <ckdir>/rescale/chk-1, which goes to chk), held, and cancels it there; starting from
+ * `from` when not NULL. True when the checkpoint completed.
+ */
+static bool checkpoint_at(source_fn source, const void *arg, int p, const char *ckdir,
+                          const char *from, char *chk, size_t cap)
+{
+    atomic_store(&summed, 0);
+    atomic_store(&held, true);
+    eddy_env *env = eddy_env_new();
+    rescale_job(env, source(env, arg), p, ckdir, true, from);
+    bool ok = run_until_checkpoint(env, "rescale", ckdir, "rescale", &summed, 2000, chk, cap);
+    atomic_store(&held, false);
+    eddy_env_free(env);
+    if (!ok) fprintf(stderr, "  no checkpoint at parallelism %d in %s\n", p, ckdir);
+    return ok;
+}
+
+/* Starts the job over source(env, arg) at parallelism p from chk, to its end: its result
+ * (in *env, which the caller frees), or NULL when the job fails. */
+static eddy_result *restore_at(source_fn source, const void *arg, int p, const char *chk,
+                               eddy_env **env)
+{
+    *env = eddy_env_new();
+    eddy_result *res = rescale_job(*env, source(*env, arg), p, "/nonexistent", false, chk);
+    return eddy_execute(*env, "rescale") == 0 ? res : NULL;
+}
+
+/* The error of starting the job over source(env, arg) at parallelism p from chk ("" when
+ * it ran). The caller frees it. */
+static char *restore_error(source_fn source, const void *arg, int p, const char *chk)
+{
+    eddy_env *env;
+    eddy_result *res = restore_at(source, arg, p, chk, &env);
+    char *e = strdup(res ? "" : eddy_env_error(env));
+    eddy_env_free(env);
+    return e;
+}
+
+/* The number of keys whose final sum after restoring chk at parallelism p is not that of
+ * an uninterrupted run (ids 0..n-1 summed per id % keys); -1 when the restore fails. */
+static int wrong_after_restore(source_fn source, const void *arg, int p, const char *chk, int64_t n,
+                               int keys)
+{
+    eddy_env *env;
+    eddy_result *res = restore_at(source, arg, p, chk, &env);
+    if (!res) fprintf(stderr, "  restoring at parallelism %d: %s\n", p, eddy_env_error(env));
+    int bad = res ? wrong_sums(res, n, keys) : -1;
+    if (bad) fprintf(stderr, "  after restoring at parallelism %d: %d keys wrong\n", p, bad);
+    eddy_env_free(env);
+    return bad;
+}
+
+enum { RS_N = 100000, RS_KEYS = 50 };
+
+/* The CSV files (k, v) = (id % RS_KEYS, id) for ids 0..RS_N-1 of the directory arg. */
+static eddy_stream *csv_source(eddy_env *env, const void *arg)
+{
+    return eddy_uid(eddy_source(env, "filesystem", "k BIGINT, v BIGINT", "path", (const char *)arg,
+                                "format", "csv", NULL),
+                    "file");
+}
+
+/* Writes ids [from, to) as "k,v" lines to dir/name. */
+static void write_ids(const char *dir, const char *name, int64_t from, int64_t to)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    for (int64_t id = from; f && id < to; id++)
+        fprintf(f, "%lld,%lld\n", (long long)(id % RS_KEYS), (long long)id);
+    if (f) fclose(f);
+}
+
+/* Three files of different sizes (and a hidden one, not read) under <dir>/in. */
+static void write_inputs(const char *dir, char *in, size_t cap)
+{
+    snprintf(in, cap, "%s/in", dir);
+    mkdir(in, 0755);
+    write_ids(in, "a.csv", 0, 12000);
+    write_ids(in, "b.csv", 12000, 60000);
+    write_ids(in, "c.csv", 60000, RS_N);
+    write_ids(in, ".hidden.csv", 0, 10);
+}
+
+/*
+ * The filesystem source's splits (byte ranges of files) checkpointed at parallelism 2
+ * restore at 1, 2 and 4, and through a second checkpoint at 3 into 1; checkpointed at 1
+ * they restore at 3, and at 4 - more subtasks than the 3 files' splits, so one is cut in
+ * two: all 4 subtasks read, and the job checkpoints again - and from there at 2. Each time
+ * every line is summed exactly once.
+ */
+ED_TEST(filesystem_source_restores_at_another_parallelism)
+{
+    char dir[] = "/tmp/eddy_fs_rescale_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char in[600], ck[4][700], chk[4][800];
+    write_inputs(dir, in, sizeof in);
+    for (int i = 0; i < 4; i++)
+        snprintf(ck[i], sizeof ck[i], "%s/ck%d", dir, i);
+
+    ED_REQUIRE(checkpoint_at(csv_source, in, 2, ck[0], NULL, chk[0], sizeof chk[0]));
+    ED_CHECK(atomic_load(&summed) < RS_N); /* interrupted mid-input */
+    for (int p = 1; p <= 4; p *= 2)
+        ED_CHECK_INT(wrong_after_restore(csv_source, in, p, chk[0], RS_N, RS_KEYS), 0);
+
+    /* restored splits (some begun, some not) checkpoint again, at another parallelism */
+    ED_REQUIRE(checkpoint_at(csv_source, in, 3, ck[1], chk[0], chk[1], sizeof chk[1]));
+    ED_CHECK_INT(wrong_after_restore(csv_source, in, 1, chk[1], RS_N, RS_KEYS), 0);
+
+    ED_REQUIRE(checkpoint_at(csv_source, in, 1, ck[2], NULL, chk[2], sizeof chk[2]));
+    ED_CHECK_INT(wrong_after_restore(csv_source, in, 3, chk[2], RS_N, RS_KEYS), 0);
+    ED_REQUIRE(checkpoint_at(csv_source, in, 4, ck[3], chk[2], chk[3], sizeof chk[3]));
+    ED_CHECK_INT(wrong_after_restore(csv_source, in, 2, chk[3], RS_N, RS_KEYS), 0);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* Rewrites the own section of checkpoint file `path` (an operator state file) with
+ * edit(bytes, len). */
+static bool edit_own_state(const char *path, void (*edit)(uint8_t *p, size_t len))
+{
+    void *payload;
+    size_t plen, len;
+    ed_err e = {0};
+    if (ed_ckpt_read(path, ED_CKPT_OPERATOR_STATE, &payload, &plen, &e)) {
+        fprintf(stderr, "  %s\n", e.msg);
+        return false;
+    }
+    uint8_t *own = (uint8_t *)section(payload, plen, 3, &len);
+    if (own) edit(own, len);
+    bool ok =
+        own && ed_ckpt_write(ed_fs_default(), path, ED_CKPT_OPERATOR_STATE, payload, plen, &e) == 0;
+    free(payload);
+    return ok;
+}
+
+static void set_version_9(uint8_t *p, size_t len)
+{
+    p[0] = 9;
+}
+
+/* the first split of a filesystem state: its offset past its end */
+static void offset_past_end(uint8_t *p, size_t len)
+{
+    int64_t end;
+    memcpy(&end, p + 16 + 8, 8);
+    end += 1;
+    memcpy(p + 16, &end, 8);
+}
+
+/* A copy of checkpoint directory chk at dst. */
+static void copy_dir(const char *chk, const char *dst)
+{
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", chk, dst);
+    if (system(cmd) != 0) fprintf(stderr, "  %s failed\n", cmd);
+}
+
+/*
+ * A restore that does not fit the files or whose state is damaged fails with a message
+ * that says what: a file not under path any more, a file changed since the checkpoint, a
+ * state of an unknown format, a split that cannot be.
+ */
+ED_TEST(filesystem_source_refuses_other_files_and_bad_state)
+{
+    char dir[] = "/tmp/eddy_fs_refuse_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char in[600], ck[700], chk[800], other[700], bad[800], file[900];
+    write_inputs(dir, in, sizeof in);
+    snprintf(ck, sizeof ck, "%s/ck", dir);
+    ED_REQUIRE(checkpoint_at(csv_source, in, 2, ck, NULL, chk, sizeof chk));
+
+    /* the same files under another directory */
+    snprintf(other, sizeof other, "%s/other", dir);
+    mkdir(other, 0755);
+    write_ids(other, "c.csv", 60000, RS_N);
+    char *err = restore_error(csv_source, other, 2, chk);
+    ED_CHECK_CONTAINS(err, "filesystem: the checkpoint has a split of '");
+    ED_CHECK_CONTAINS(err, "which is not a file of path '");
+    free(err);
+
+    /* a file grown since */
+    snprintf(file, sizeof file, "%s/c.csv", in);
+    FILE *f = fopen(file, "a");
+    ED_REQUIRE(f);
+    fputs("1,1\n", f);
+    fclose(f);
+    err = restore_error(csv_source, in, 2, chk);
+    ED_CHECK_CONTAINS(err, "c.csv' has ");
+    ED_CHECK_CONTAINS(err, " when the checkpoint was taken: it changed since");
+    free(err);
+    write_ids(in, "c.csv", 60000, RS_N);
+
+    /* damaged state (framed and checksummed anew, so that storage does not catch it) */
+    snprintf(bad, sizeof bad, "%s/bad", dir);
+    copy_dir(chk, bad);
+    snprintf(file, sizeof file, "%s/file-1", bad);
+    ED_REQUIRE(edit_own_state(file, set_version_9));
+    err = restore_error(csv_source, in, 3, bad);
+    ED_CHECK_CONTAINS(err, "restoring operator 'Source: filesystem' (subtask ");
+    ED_CHECK_CONTAINS(err, "/3): filesystem: the state of subtask 2/2 has format version 9, not 2");
+    free(err);
+    ed_err e = {0};
+    ed_remove_tree(bad, &e);
+    copy_dir(chk, bad);
+    snprintf(file, sizeof file, "%s/file-0", bad);
+    ED_REQUIRE(edit_own_state(file, offset_past_end));
+    err = restore_error(csv_source, in, 1, bad);
+    ED_CHECK_CONTAINS(err, "filesystem: split 1 of subtask 1/2 is malformed (offset ");
+    free(err);
+
+    /* line numbers stay exact across a restore: a bad last line, read after it */
+    snprintf(file, sizeof file, "%s/c.csv", in);
+    f = fopen(file, "a");
+    ED_REQUIRE(f);
+    fputs("7,oops\n", f);
+    fclose(f);
+    snprintf(ck, sizeof ck, "%s/ck2", dir);
+    ED_REQUIRE(checkpoint_at(csv_source, in, 2, ck, NULL, chk, sizeof chk));
+    err = restore_error(csv_source, in, 3, chk);
+    char want[1000];
+    snprintf(want, sizeof want, "%s:%d: field 2 (v): 'oops' is not a BIGINT", file,
+             RS_N - 60000 + 1);
+    ED_CHECK_CONTAINS(err, want);
+    free(err);
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- datagen: splits of sequences and generators ---------------------------------------- */
+
+/* The options of the datagen source of dg_source: the sequence's end and number-of-rows. */
+typedef struct dg_opts {
+    const char *end, *rows;
+} dg_opts;
+
+static const dg_opts dg_default = {"99999", NULL};
+
+/* (id, r) -> (k, v) = (id % RS_KEYS, id * 1000 + r): a sum of v per key is wrong when an id
+ * is missing or repeated or a random r differs from an uninterrupted run's */
+int ck_dg_kv(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    int64_t id = eddy_row_i64(in, 0);
+    eddy_rb_set_i64(out, 0, id % RS_KEYS);
+    eddy_rb_set_i64(out, 1, id * 1000 + eddy_row_i32(in, 1));
+    return 0;
+}
+
+/* A sequence id 0..end and a seeded random r in [0, 999], as (k, v) by ck_dg_kv. */
+static eddy_stream *dg_source(eddy_env *env, const void *arg)
+{
+    const dg_opts *o = arg;
+    eddy_stream *src = eddy_source(env, "datagen", "id BIGINT, r INT", "fields.id.kind", "sequence",
+                                   "fields.id.start", "0", "fields.id.end", o->end, "fields.r.min",
+                                   "0", "fields.r.max", "999", "seed", "7", "rows-per-second", "0",
+                                   o->rows ? "number-of-rows" : NULL, o->rows, NULL);
+    eddy_uid(src, "gen");
+    return eddy_uid(eddy_map(src, EDDY_FN(ck_dg_kv), "k BIGINT, v BIGINT"), "kv");
+}
+
+/* The final sum of each key 0..RS_KEYS-1 in res (sums only grow), -1 for a key not seen. */
+static void final_sums(const eddy_result *res, int64_t sums[RS_KEYS])
+{
+    for (int k = 0; k < RS_KEYS; k++)
+        sums[k] = -1;
+    for (size_t i = 0; i < eddy_result_count(res); i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        int64_t k = eddy_row_i64(row, 0), v = eddy_row_i64(row, 1);
+        if (k >= 0 && k < RS_KEYS && v > sums[k]) sums[k] = v;
+    }
+}
+
+/* The number of keys whose final sum after restoring chk at parallelism p is not want's. */
+static int dg_wrong_after_restore(int p, const char *chk, const int64_t want[RS_KEYS])
+{
+    eddy_env *env;
+    eddy_result *res = restore_at(dg_source, &dg_default, p, chk, &env);
+    int bad = 0;
+    int64_t got[RS_KEYS];
+    if (res) {
+        final_sums(res, got);
+        for (int k = 0; k < RS_KEYS; k++)
+            if (got[k] != want[k] && bad++ < 3)
+                fprintf(stderr, "  parallelism %d: key %d: sum %lld, uninterrupted %lld\n", p, k,
+                        (long long)got[k], (long long)want[k]);
+    } else {
+        fprintf(stderr, "  restoring at parallelism %d: %s\n", p, eddy_env_error(env));
+        bad = -1;
+    }
+    eddy_env_free(env);
+    return bad;
+}
+
+/*
+ * datagen's splits (a share of the sequence with its own random generator each)
+ * checkpointed at parallelism 2 restore at 1 and 4, and through a second checkpoint at 1
+ * into 4; checkpointed at 1 they restore at 3. Every time, the per-key sums of id and of
+ * the random field are exactly those of an uninterrupted run at parallelism 2: no id
+ * missing or repeated, and each split's random values are the same whoever reads it.
+ */
+ED_TEST(datagen_restores_at_another_parallelism)
+{
+    char dir[] = "/tmp/eddy_dg_rescale_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char ck[3][700], chk[3][800];
+    for (int i = 0; i < 3; i++)
+        snprintf(ck[i], sizeof ck[i], "%s/ck%d", dir, i);
+
+    /* the uninterrupted run, at parallelism 2 (random values depend on the splits) */
+    int64_t want[RS_KEYS], want1[RS_KEYS];
+    eddy_env *env = eddy_env_new();
+    eddy_result *res = rescale_job(env, dg_source(env, &dg_default), 2, ck[0], false, NULL);
+    ED_REQUIRE(eddy_execute(env, "rescale") == 0);
+    final_sums(res, want);
+    eddy_env_free(env);
+    int64_t ids = 0;
+    for (int k = 0; k < RS_KEYS; k++)
+        ids += want[k] / 1000;
+    ED_CHECK(ids > 0);
+
+    ED_REQUIRE(checkpoint_at(dg_source, &dg_default, 2, ck[0], NULL, chk[0], sizeof chk[0]));
+    ED_CHECK(atomic_load(&summed) < RS_N); /* interrupted mid-input */
+    ED_CHECK_INT(dg_wrong_after_restore(1, chk[0], want), 0);
+    ED_CHECK_INT(dg_wrong_after_restore(4, chk[0], want), 0);
+    /* both splits in one subtask, the second not begun, checkpoint again */
+    ED_REQUIRE(checkpoint_at(dg_source, &dg_default, 1, ck[1], chk[0], chk[1], sizeof chk[1]));
+    ED_CHECK_INT(dg_wrong_after_restore(4, chk[1], want), 0);
+
+    /* from parallelism 1: one split, which an uninterrupted run at 1 has too */
+    env = eddy_env_new();
+    res = rescale_job(env, dg_source(env, &dg_default), 1, ck[2], false, NULL);
+    ED_REQUIRE(eddy_execute(env, "rescale") == 0);
+    final_sums(res, want1);
+    eddy_env_free(env);
+    ED_REQUIRE(checkpoint_at(dg_source, &dg_default, 1, ck[2], NULL, chk[2], sizeof chk[2]));
+    ED_CHECK_INT(dg_wrong_after_restore(3, chk[2], want1), 0);
+
+    /* state that does not fit this source is refused, naming what differs */
+    dg_opts longer = {"199999", NULL}, rows = {"99999", "5"};
+    char *err = restore_error(dg_source, &longer, 2, chk[0]);
+    ED_CHECK_CONTAINS(err, "datagen: field 'id' was a sequence [0, 99999] of BIGINT at the "
+                           "checkpoint and is a sequence [0, 199999] of BIGINT now");
+    free(err);
+    err = restore_error(dg_source, &rows, 2, chk[0]);
+    ED_CHECK_CONTAINS(err, "datagen: number-of-rows was unset at the checkpoint and is 5 now");
+    free(err);
+    char bad[800], file[900];
+    snprintf(bad, sizeof bad, "%s/bad", dir);
+    copy_dir(chk[0], bad);
+    snprintf(file, sizeof file, "%s/gen-0", bad);
+    ED_REQUIRE(edit_own_state(file, set_version_9));
+    err = restore_error(dg_source, &dg_default, 4, bad);
+    ED_CHECK_CONTAINS(err, "restoring operator 'Source: datagen' (subtask ");
+    ED_CHECK_CONTAINS(err, "/4): datagen: the state of subtask 1/2 has format version 9, not 2");
+    free(err);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- unbounded datagen: new subtasks get splits of their own ---------------------------- */
+
+static atomic_long tagged[4]; /* rows per subtask through ck_tag */
+
+/* v -> (subtask, v) */
+int ck_tag(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    int sub = eddy_ctx_subtask(ctx);
+    eddy_rb_set_i64(out, 0, sub);
+    eddy_rb_set_field(out, 1, in, 0);
+    if (sub >= 0 && sub < 4) atomic_fetch_add(&tagged[sub], 1);
+    atomic_fetch_add(&summed, 1);
+    return 0;
+}
+
+static eddy_result *tag_job(eddy_env *env, int p, const char *ckdir, const char *from,
+                            const char *rows)
+{
+    eddy_env_use_manual_clock(env, 0);
+    eddy_env_set(env, "log.level", getenv("CK_LOG") ? getenv("CK_LOG") : "OFF");
+    eddy_env_set_parallelism(env, p);
+    eddy_env_set(env, "execution.checkpointing.interval", from || rows ? "0" : "1 s");
+    eddy_env_set(env, "execution.checkpointing.dir", ckdir);
+    if (from) eddy_env_set(env, "execution.savepoint.path", from);
+    eddy_stream *src = eddy_source(env, "datagen", "v BIGINT", "seed", "3", "rows-per-second",
+                                   rows ? "0" : "3000", rows ? "number-of-rows" : NULL, rows, NULL);
+    eddy_uid(src, "gen");
+    return eddy_collect(eddy_map(src, EDDY_FN(ck_tag), "sub BIGINT, v BIGINT"));
+}
+
+/* The values of subtask sub's rows in res, in order, up to n of them; how many. */
+static size_t values_of(const eddy_result *res, int sub, int64_t *v, size_t n)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < eddy_result_count(res) && got < n; i++) {
+        const eddy_row *row = eddy_result_row(res, i);
+        if (eddy_row_i64(row, 0) == sub) v[got++] = eddy_row_i64(row, 1);
+    }
+    return got;
+}
+
+/*
+ * An unbounded datagen (no sequence, no number-of-rows) checkpointed at parallelism 1
+ * and restored at 3: its one split goes to subtask 1, and subtasks 2 and 3 get splits of
+ * their own rather than ending (which would stop the job's checkpoints). A new split i
+ * generates what subtask i of a fresh run does with the same seed.
+ */
+ED_TEST(unbounded_datagen_gives_new_subtasks_splits_of_their_own)
+{
+    enum { ROWS = 20 };
+    char dir[] = "/tmp/eddy_dg_unbounded_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char chk[800];
+    atomic_store(&summed, 0);
+    eddy_env *a = eddy_env_new();
+    tag_job(a, 1, dir, NULL, NULL);
+    ED_REQUIRE(run_until_checkpoint(a, "rescale", dir, "rescale", &summed, 10, chk, sizeof chk));
+    eddy_env_free(a);
+
+    for (int i = 0; i < 4; i++)
+        atomic_store(&tagged[i], 0);
+    eddy_env *b = eddy_env_new();
+    eddy_result *res = tag_job(b, 3, "/nonexistent", chk, NULL);
+    job_run r = {.env = b, .name = "rescale"};
+    pthread_create(&r.thread, NULL, run_job, &r);
+    for (int i = 0; i < 2000; i++) {
+        if (atomic_load(&tagged[0]) >= ROWS && atomic_load(&tagged[1]) >= ROWS &&
+            atomic_load(&tagged[2]) >= ROWS)
+            break;
+        nap(2);
+    }
+    eddy_env_cancel(b);
+    pthread_join(r.thread, NULL);
+
+    eddy_env *c = eddy_env_new();
+    eddy_result *fresh = tag_job(c, 3, dir, NULL, "60"); /* ROWS per subtask */
+    ED_REQUIRE(eddy_execute(c, "fresh") == 0);
+    for (int sub = 0; sub < 3; sub++) {
+        int64_t got[ROWS], want[ROWS];
+        ED_CHECK_INT(values_of(res, sub, got, ROWS), ROWS);
+        ED_CHECK_INT(values_of(fresh, sub, want, ROWS), ROWS);
+        if (sub > 0)
+            ED_CHECK(memcmp(got, want, sizeof got) == 0);
+        else
+            ED_CHECK(memcmp(got, want, sizeof got) != 0); /* split 1 goes on where it was */
+    }
+    eddy_env_free(b);
+    eddy_env_free(c);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}
+
+/* ---- the collection source ------------------------------------------------------------------ */
+
+/* Rows (k, v) = (id % RS_KEYS, id) for ids 0..RS_N-1, from the program. */
+static eddy_stream *rows_source(eddy_env *env, const void *arg)
+{
+    eddy_row_builder *b = eddy_rb_new(2);
+    const eddy_row **rows = calloc(RS_N, sizeof *rows);
+    for (int64_t id = 0; id < RS_N; id++) {
+        eddy_rb_reset(b);
+        eddy_rb_set_i64(b, 0, id % RS_KEYS);
+        eddy_rb_set_i64(b, 1, id);
+        const eddy_row *row = eddy_rb_row(b);
+        void *copy = malloc(eddy_row_size(row));
+        memcpy(copy, row, eddy_row_size(row));
+        rows[id] = copy;
+    }
+    eddy_stream *s = eddy_from_rows(env, "k BIGINT, v BIGINT", rows, RS_N);
+    for (int64_t id = 0; id < RS_N; id++)
+        free((void *)rows[id]);
+    free(rows);
+    eddy_rb_free(b);
+    return eddy_uid(s, "rows");
+}
+
+/*
+ * The collection source runs at parallelism 1 whatever the job's is; its offset restores
+ * when the rest of the job changes parallelism, 2 -> 1 and 2 -> 4.
+ */
+ED_TEST(collection_source_restores_under_another_parallelism)
+{
+    char dir[] = "/tmp/eddy_coll_rescale_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    char chk[800];
+    ED_REQUIRE(checkpoint_at(rows_source, NULL, 2, dir, NULL, chk, sizeof chk));
+    ED_CHECK(atomic_load(&summed) < RS_N); /* interrupted mid-input */
+    ED_CHECK_INT(wrong_after_restore(rows_source, NULL, 1, chk, RS_N, RS_KEYS), 0);
+    ED_CHECK_INT(wrong_after_restore(rows_source, NULL, 4, chk, RS_N, RS_KEYS), 0);
+    ed_err e = {0};
+    ed_remove_tree(dir, &e);
+}

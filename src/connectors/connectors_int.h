@@ -8,6 +8,8 @@
 #ifndef ED_CONNECTORS_INT_H
 #define ED_CONNECTORS_INT_H
 
+#include <string.h>
+
 #include "../runtime/graph.h"
 #include "connectors.h"
 
@@ -40,6 +42,37 @@ int ed_conn_opt_format(const ed_node *n, const char *conn, ed_conn_format *out, 
 
 /* True when schema s is exactly one STRING field (text lines, sockets). */
 bool ed_conn_is_line_schema(const eddy_schema *s);
+
+/*
+ * Splits across a restore: the one rule of every replayable source (datagen, filesystem).
+ * A source's work is a list of splits, and its checkpointed state is the list of its
+ * unfinished splits with their positions. A restore gathers the lists of ALL old
+ * subtasks, puts the splits in the source's canonical order (datagen: split id;
+ * filesystem: file name order, then byte offset) and deals them round-robin: the split of
+ * rank j goes to new subtask j % p, as operator list state (EDDY_OP_STATE_SPLIT) is dealt.
+ * A fresh start is the same rule over all splits, so it decides at the start and at every
+ * restore, at any old and new parallelism.
+ */
+static inline bool ed_conn_split_is_mine(size_t rank, const ed_operator *op)
+{
+    size_t p = op->ctx.parallelism > 0 ? (size_t)op->ctx.parallelism : 1;
+    return rank % p == (size_t)op->ctx.subtask;
+}
+
+/* Bounds-checked reading of a checkpointed state: ed_conn_take copies the next n bytes
+ * to out and returns true, or returns false (copying nothing) when fewer are left. */
+typedef struct ed_conn_reader {
+    const uint8_t *p;
+    size_t len, off;
+} ed_conn_reader;
+
+static inline bool ed_conn_take(ed_conn_reader *r, void *out, size_t n)
+{
+    if (n > r->len - r->off) return false;
+    memcpy(out, r->p + r->off, n);
+    r->off += n;
+    return true;
+}
 
 /*
  * Writes all n bytes, retrying short writes and EINTR. 0, or -1 with errno set.

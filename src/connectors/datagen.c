@@ -25,6 +25,21 @@
  * Determinism: with `seed` set, a subtask's rows depend only on seed, subtask index and
  * parallelism. Without it every run differs (Flink's behaviour); the seed used is
  * logged at DEBUG so a run can be repeated.
+ *
+ * Splits (Flink's DataGeneratorSource / NumberSequenceSource): the share of subtask i of
+ * the first run is split i, and a split carries everything its rows depend on - its
+ * generator, the rows it has left and each sequence's next value. A checkpoint holds each
+ * subtask's unfinished splits; a restore at any parallelism deals the splits of all old
+ * subtasks out again by the rule of connectors_int.h (ordered by id, rank j to subtask
+ * j % p), and a subtask reads its splits one after the other. So every sequence value
+ * comes exactly once across any number of restores at any parallelisms, and the random
+ * fields of a split are the same whichever subtask reads it. Splits are not cut further:
+ * restored at a higher parallelism, a bounded source leaves the extra subtasks without
+ * work (they end at once, as Flink's readers without splits). An unbounded source (no
+ * sequence, no number-of-rows) gives such a subtask a new split, seeded from seed and
+ * the split's id as split i of a fresh run, so every subtask keeps generating at the
+ * source's rate / p; a subtask holding several unbounded splits generates from its first
+ * and carries the others along, unchanged, to the next restore.
  */
 #include <float.h>
 #include <math.h>
@@ -315,13 +330,29 @@ static int dg_check(const ed_node *n, ed_err *err)
 
 /* ---- the generator ------------------------------------------------------------------------ */
 
+/* A split waiting to be read (the one being read lives in dg_state's working fields). */
+typedef struct dg_split {
+    uint32_t id;
+    uint64_t rng[4];
+    uint64_t remaining;
+    int64_t *seq; /* the next value of every field (0 for random ones): nfields */
+} dg_split;
+
 typedef struct dg_state {
     dg_spec sp;
     eddy_row_builder *rb;
-    uint64_t rng[4]; /* xoshiro256** */
-    bool bounded;
-    uint64_t remaining; /* rows this subtask still emits, when bounded */
+    /* the split being read: its id, generator, rows left and (in sp.f[k].seq_next) the
+     * next value of each sequence */
+    bool has_split; /* false: this subtask has no split (after a restore) */
+    uint32_t split_id;
+    uint64_t rng[4];      /* xoshiro256** */
+    bool bounded;         /* number-of-rows or a sequence is set */
+    uint64_t remaining;   /* rows the current split still emits, when bounded */
+    dg_split *pending;    /* the splits after it, in reading order */
+    int64_t *pending_seq; /* their seq arrays, in one block */
+    uint32_t npending, next_pending;
     bool has_timestamp;
+    uint64_t seed;    /* the seed used: of the option, or made up by this subtask */
     double rate;      /* rows per second of this subtask; 0: unlimited */
     int64_t t0;       /* monotonic ns the rate budget counts from; 0 before the first poll */
     uint64_t emitted; /* rows since t0 */
@@ -392,6 +423,14 @@ static void dg_limit(dg_state *st, unsigned __int128 count)
     st->bounded = true;
 }
 
+/* The generator of split `id`: that of subtask id of a fresh run. */
+static void dg_seed_split(uint64_t seed, uint32_t id, uint64_t rng[4])
+{
+    uint64_t x = ed_mix64(seed ^ 0x6564647964617461ULL) + (uint64_t)id * 0xd1b54a32d192ed03ULL;
+    for (int k = 0; k < 4; k++)
+        rng[k] = dg_splitmix(&x);
+}
+
 static void dg_close(ed_operator *op);
 
 static int dg_open(ed_operator *op, ed_err *err)
@@ -431,9 +470,10 @@ static int dg_open(ed_operator *op, ed_err *err)
         ED_LOG_DEBUG("connector", DG ": subtask %d/%d: no 'seed' option, using seed %lld", i + 1, p,
                      (long long)seed);
     }
-    uint64_t x = ed_mix64(seed ^ 0x6564647964617461ULL) + (uint64_t)i * 0xd1b54a32d192ed03ULL;
-    for (int k = 0; k < 4; k++)
-        st->rng[k] = dg_splitmix(&x);
+    st->seed = seed;
+    st->has_split = true; /* split i, of this subtask's share */
+    st->split_id = (uint32_t)i;
+    dg_seed_split(seed, st->split_id, st->rng);
 
     if (st->sp.rows_per_second > 0) st->rate = (double)st->sp.rows_per_second / p;
     return 0;
@@ -445,6 +485,8 @@ static void dg_close(ed_operator *op)
     if (!st) return;
     dg_spec_free(&st->sp);
     eddy_rb_free(st->rb);
+    free(st->pending);
+    free(st->pending_seq);
     free(st->scratch);
     free(st);
     op->state = NULL;
@@ -538,6 +580,17 @@ static int dg_build(dg_state *st, int64_t now_ms)
     return 0;
 }
 
+/* Makes split sp the one being read. */
+static void dg_load(dg_state *st, const dg_split *sp)
+{
+    st->has_split = true;
+    st->split_id = sp->id;
+    memcpy(st->rng, sp->rng, sizeof st->rng);
+    st->remaining = sp->remaining;
+    for (uint32_t k = 0; k < st->sp.nfields; k++)
+        st->sp.f[k].seq_next = sp->seq[k];
+}
+
 /* How many rows the rate budget allows now (at least 1), or 0 with op->wake_ns set. */
 static uint64_t dg_budget(ed_operator *op, dg_state *st)
 {
@@ -562,7 +615,11 @@ static uint64_t dg_budget(ed_operator *op, dg_state *st)
 static ed_poll_result dg_poll(ed_operator *op, int max)
 {
     dg_state *st = op->state;
-    if (st->bounded && st->remaining == 0) return ED_POLL_END;
+    ed_assert_debug(st->has_split || st->bounded);
+    while (st->bounded && st->remaining == 0) { /* the split is done: on to the next */
+        if (st->next_pending >= st->npending) return ED_POLL_END;
+        dg_load(st, &st->pending[st->next_pending++]);
+    }
     uint64_t n = max > 0 ? (uint64_t)max : 1;
     if (st->bounded && n > st->remaining) n = st->remaining;
     if (st->rate > 0) {
@@ -584,44 +641,233 @@ static ed_poll_result dg_poll(ed_operator *op, int max)
 }
 
 /*
- * The position of a subtask, for checkpoints: its random generator, the rows it still has
- * to emit and every sequence's next value. A restore puts them back, so the rows after a
- * checkpoint are exactly those an uninterrupted run would have emitted next. Positions
- * belong to a subtask's share of the sequences: they restore at the same parallelism.
+ * A subtask's state, for checkpoints: its unfinished splits, the one being read first,
+ * each with its generator, the rows it has left and every field's next sequence value.
+ * The fields' definitions and number-of-rows come along, so that a restore into a source
+ * whose sequences mean something else is refused rather than read wrongly.
  *
- *   uint32 version 1 | uint32 nfields | uint64 rng[4] | uint64 remaining | int64 seq[nfields]
+ *   uint32 version 2 | uint32 nfields | uint32 nsplits | uint32 0 | int64 number-of-rows
+ *   per field: uint32 type | uint32 kind | int64 start | int64 end   (0, 0 when random)
+ *   per split: uint32 id | uint32 0 | uint64 rng[4] | uint64 remaining | int64 seq[nfields]
  */
+#define DG_STATE_VERSION 2u
+
+static void dg_put_split(ed_strbuf *out, uint32_t id, const uint64_t rng[4], uint64_t remaining,
+                         const dg_state *st, const int64_t *seq)
+{
+    uint32_t head[2] = {id, 0};
+    ed_sb_append(out, head, sizeof head);
+    ed_sb_append(out, rng, 4 * sizeof *rng);
+    ed_sb_append(out, &remaining, 8);
+    for (uint32_t k = 0; k < st->sp.nfields; k++) {
+        const dg_field *f = &st->sp.f[k];
+        int64_t v = seq ? seq[k] : f->kind == DG_SEQUENCE ? f->seq_next : 0; /* NULL: current */
+        ed_sb_append(out, &v, 8);
+    }
+}
+
 static int dg_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
 {
     dg_state *st = op->state;
-    uint32_t head[2] = {1, st->sp.nfields};
+    bool cur = st->has_split && (!st->bounded || st->remaining > 0);
+    uint32_t head[4] = {DG_STATE_VERSION, st->sp.nfields,
+                        (uint32_t)cur + (st->npending - st->next_pending), 0};
     ed_sb_append(out, head, sizeof head);
-    ed_sb_append(out, st->rng, sizeof st->rng);
-    ed_sb_append(out, &st->remaining, 8);
-    for (uint32_t k = 0; k < st->sp.nfields; k++) ed_sb_append(out, &st->sp.f[k].seq_next, 8);
+    ed_sb_append(out, &st->sp.number_of_rows, 8);
+    for (uint32_t k = 0; k < st->sp.nfields; k++) {
+        const dg_field *f = &st->sp.f[k];
+        uint32_t tk[2] = {(uint32_t)f->type, (uint32_t)f->kind};
+        int64_t range[2] = {f->kind == DG_SEQUENCE ? f->min : 0,
+                            f->kind == DG_SEQUENCE ? f->max : 0};
+        ed_sb_append(out, tk, sizeof tk);
+        ed_sb_append(out, range, sizeof range);
+    }
+    if (cur) dg_put_split(out, st->split_id, st->rng, st->remaining, st, NULL);
+    for (uint32_t j = st->next_pending; j < st->npending; j++)
+        dg_put_split(out, st->pending[j].id, st->pending[j].rng, st->pending[j].remaining, st,
+                     st->pending[j].seq);
     return 0;
 }
 
+/* "a sequence [1, 10] of BIGINT" or "random INT", into buf. */
+static const char *dg_describe(uint32_t type, uint32_t kind, int64_t start, int64_t end, char *buf,
+                               size_t cap)
+{
+    const char *t =
+        type >= EDDY_BOOLEAN && type <= EDDY_TIMESTAMP ? eddy_type_name((eddy_type)type) : "?";
+    if (kind == DG_SEQUENCE)
+        snprintf(buf, cap, "a sequence [%lld, %lld] of %s", (long long)start, (long long)end, t);
+    else
+        snprintf(buf, cap, "random %s", t);
+    return buf;
+}
+
+/*
+ * Checks old subtask k's state against this source and reads its splits into out
+ * (NULL: only counts them into *nsplits). The seq arrays of the splits are taken from
+ * *seq, which advances. 0, or -1 with op failed naming what does not fit.
+ */
+static int dg_read_state(ed_operator *op, const ed_snapshot_ref *r, int k, int nold, dg_split *out,
+                         int64_t **seq, uint32_t *nsplits)
+{
+    dg_state *st = op->state;
+    const dg_spec *sp = &st->sp;
+    if (!r->data)
+        return ed_op_fail(op, DG ": the checkpoint has no state for subtask %d of %d", k + 1, nold);
+    ed_conn_reader rd = {r->data, r->len, 0};
+    uint32_t head[4];
+    int64_t rows;
+    if (!ed_conn_take(&rd, head, sizeof head) || !ed_conn_take(&rd, &rows, 8))
+        return ed_op_fail(op, DG ": the state of subtask %d/%d is truncated (%zu bytes)", k + 1,
+                          nold, r->len);
+    if (head[0] != DG_STATE_VERSION)
+        return ed_op_fail(op, DG ": the state of subtask %d/%d has format version %u, not %u%s",
+                          k + 1, nold, head[0], DG_STATE_VERSION,
+                          head[0] == 1 ? " (an eddy before splits: start without it)" : "");
+    if (head[1] != sp->nfields)
+        return ed_op_fail(op, DG ": the checkpoint has %u fields; this source has %u (%s)", head[1],
+                          sp->nfields, eddy_schema_text(op->node->schema));
+    if (rows != sp->number_of_rows) {
+        char a[32] = "unset", b[32] = "unset";
+        if (rows >= 0) snprintf(a, sizeof a, "%lld", (long long)rows);
+        if (sp->number_of_rows >= 0) snprintf(b, sizeof b, "%lld", (long long)sp->number_of_rows);
+        return ed_op_fail(op,
+                          DG ": number-of-rows was %s at the checkpoint and is %s now: the "
+                             "rows left do not carry over",
+                          a, b);
+    }
+    for (uint32_t f = 0; f < sp->nfields; f++) {
+        uint32_t tk[2];
+        int64_t range[2];
+        if (!ed_conn_take(&rd, tk, sizeof tk) || !ed_conn_take(&rd, range, sizeof range))
+            return ed_op_fail(op, DG ": the state of subtask %d/%d is truncated (%zu bytes)", k + 1,
+                              nold, r->len);
+        const dg_field *x = &sp->f[f];
+        bool is_seq = x->kind == DG_SEQUENCE;
+        if (tk[0] != (uint32_t)x->type || tk[1] != (uint32_t)x->kind ||
+            (is_seq && (range[0] != x->min || range[1] != x->max))) {
+            char was[96], now[96];
+            return ed_op_fail(
+                op,
+                DG ": field '%s' was %s at the checkpoint and is %s now: its "
+                   "positions do not carry over",
+                eddy_schema_name(op->node->schema, f),
+                dg_describe(tk[0], tk[1], range[0], range[1], was, sizeof was),
+                dg_describe((uint32_t)x->type, (uint32_t)x->kind, x->min, x->max, now, sizeof now));
+        }
+    }
+    size_t split_bytes = 8 + 32 + 8 + 8u * sp->nfields;
+    if (r->len - rd.off != (size_t)head[2] * split_bytes)
+        return ed_op_fail(op,
+                          DG ": the state of subtask %d/%d has %zu bytes for its %u split(s) "
+                             "of %zu bytes each",
+                          k + 1, nold, r->len - rd.off, head[2], split_bytes);
+    *nsplits = head[2];
+    for (uint32_t j = 0; out && j < head[2]; j++) {
+        dg_split *x = &out[j];
+        uint32_t id[2];
+        ed_conn_take(&rd, id, sizeof id);
+        ed_conn_take(&rd, x->rng, sizeof x->rng);
+        ed_conn_take(&rd, &x->remaining, 8);
+        x->id = id[0];
+        x->seq = *seq;
+        *seq += sp->nfields;
+        ed_conn_take(&rd, x->seq, 8u * sp->nfields);
+        if (!st->bounded) continue;
+        if (x->remaining == 0 ||
+            (sp->number_of_rows >= 0 && x->remaining > (uint64_t)sp->number_of_rows))
+            return ed_op_fail(op,
+                              DG ": split %u (of subtask %d/%d) has %llu rows left, which "
+                                 "does not fit number-of-rows %lld",
+                              x->id, k + 1, nold, (unsigned long long)x->remaining,
+                              (long long)sp->number_of_rows);
+        for (uint32_t f = 0; f < sp->nfields; f++) {
+            const dg_field *d = &sp->f[f];
+            if (d->kind != DG_SEQUENCE) continue;
+            int64_t v = x->seq[f];
+            if (v < d->min || v > d->max ||
+                (unsigned __int128)x->remaining >
+                    (unsigned __int128)((uint64_t)d->max - (uint64_t)v) + 1)
+                return ed_op_fail(op,
+                                  DG ": split %u (of subtask %d/%d) is at %lld of sequence "
+                                     "'%s' [%lld, %lld] with %llu rows left, which does not fit",
+                                  x->id, k + 1, nold, (long long)v,
+                                  eddy_schema_name(op->node->schema, f), (long long)d->min,
+                                  (long long)d->max, (unsigned long long)x->remaining);
+        }
+    }
+    return 0;
+}
+
+static int dg_split_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const dg_split *)a)->id, y = ((const dg_split *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Takes this subtask's splits out of the states of all nold old subtasks: every split,
+ * in id order, dealt round-robin (connectors_int.h), whatever the old parallelism was.
+ */
 static int dg_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
 {
     dg_state *st = op->state;
-    if (nold != op->ctx.parallelism)
-        return ed_op_fail(op, DG ": positions were taken at parallelism %d; this source runs "
-                              "with %d (a datagen source restores at its own parallelism)",
-                          nold, op->ctx.parallelism);
-    const ed_snapshot_ref *r = &old[op->ctx.subtask];
-    size_t need = 8 + sizeof st->rng + 8 + 8u * st->sp.nfields;
-    uint32_t head[2] = {0, 0};
-    if (r->len >= 8) memcpy(head, r->data, 8);
-    if (r->len != need || head[0] != 1 || head[1] != st->sp.nfields)
-        return ed_op_fail(op, DG ": the checkpointed position (%zu bytes) does not fit this "
-                              "source's %u fields", r->len, st->sp.nfields);
-    const uint8_t *p = (const uint8_t *)r->data + 8;
-    memcpy(st->rng, p, sizeof st->rng);
-    p += sizeof st->rng;
-    memcpy(&st->remaining, p, 8);
-    p += 8;
-    for (uint32_t k = 0; k < st->sp.nfields; k++, p += 8) memcpy(&st->sp.f[k].seq_next, p, 8);
+    uint32_t nf = st->sp.nfields, n;
+    size_t total = 0;
+    for (int k = 0; k < nold; k++) {
+        if (dg_read_state(op, &old[k], k, nold, NULL, NULL, &n) != 0) return -1;
+        total += n;
+    }
+    dg_split *all = calloc(total ? total : 1, sizeof *all);
+    int64_t *seqs = calloc(total * nf + 1, sizeof *seqs), *next = seqs;
+    if (!all || !seqs) {
+        free(all);
+        free(seqs);
+        return ed_op_fail(op, DG ": out of memory restoring %zu splits", total);
+    }
+    size_t got = 0;
+    for (int k = 0; k < nold; k++) {
+        if (dg_read_state(op, &old[k], k, nold, all + got, &next, &n) != 0) {
+            free(all);
+            free(seqs);
+            return -1;
+        }
+        got += n;
+    }
+    qsort(all, total, sizeof *all, dg_split_cmp);
+    for (size_t j = 1; j < total; j++) {
+        if (all[j].id == all[j - 1].id) {
+            uint32_t id = all[j].id;
+            free(all);
+            free(seqs);
+            return ed_op_fail(op,
+                              DG ": split %u is in the checkpoint twice: its state is "
+                                 "inconsistent",
+                              id);
+        }
+    }
+    uint32_t first_new = total ? all[total - 1].id + 1 : 0; /* after every old split's id */
+    size_t mine = 0;
+    for (size_t j = 0; j < total; j++)
+        if (ed_conn_split_is_mine(j, op)) all[mine++] = all[j];
+    free(st->pending);
+    free(st->pending_seq);
+    st->pending = all;
+    st->pending_seq = seqs;
+    st->npending = (uint32_t)mine;
+    st->next_pending = 0;
+    st->has_split = false;
+    st->remaining = 0;
+    if (mine > 0) {
+        dg_load(st, &st->pending[st->next_pending++]);
+    } else if (!st->bounded) {
+        /* an unbounded source never runs out: a subtask left without a split (subtasks
+         * total..p-1) gets a new one, numbered after the old ones in subtask order */
+        st->has_split = true;
+        st->split_id = first_new + (uint32_t)(op->ctx.subtask - (int)total);
+        dg_seed_split(st->seed, st->split_id, st->rng);
+    }
+    ed_assert(st->has_split || st->bounded); /* dg_poll: an unbounded source has a split */
     return 0;
 }
 

@@ -26,6 +26,21 @@
  * message needs them, not at open: an error-free run of p subtasks over a large file
  * then does not read the file's prefixes p-1 more times.
  *
+ * Splits. A file's byte range is a split: subtask i of a fresh run has one split in each
+ * file, its range i. What a split still has to do is its file, the offset where reading
+ * goes on (the range's start, to be synchronised to a line as above, or - once reading
+ * began - the start of the next line), the range's end and the lines before the offset
+ * (for messages; -1 when not counted yet). A subtask reads its splits one after the other;
+ * each is what ed_operator.split reports, so per-split watermarks follow them. A
+ * checkpoint holds a subtask's unfinished splits, the one being read and those not begun;
+ * a restore at any parallelism takes the splits of all old subtasks, orders them by file
+ * (name order) and offset, and deals them round-robin (connectors_int.h: the rule that
+ * also makes the fresh assignment). With fewer splits than subtasks it first cuts the
+ * largest in halves, so that no subtask is left without work. The line rule above holds
+ * at any cut and whichever subtask reads which split, so every line is read exactly once
+ * across any number of restores. A split names its file by path and keeps the file's
+ * size: a restore refuses a file that is gone or changed.
+ *
  * Bad lines (a CSV line that does not parse, invalid UTF-8 in text) fail the job with
  * "path:line: field 2 (price): 'abc' is not a DOUBLE"; with csv.ignore-parse-errors
  * (also honoured for text) they are skipped, each logged at WARN, and the number skipped
@@ -84,32 +99,49 @@ static int fs_check(const ed_node *n, ed_err *err)
 
 /* ---- running --------------------------------------------------------------------------- */
 
+typedef struct fs_file {
+    char *path;
+    int64_t size; /* when listed */
+} fs_file;
+
+/* A byte range of a file still to read (see the top of the file). */
+typedef struct fs_split {
+    int file;       /* index in fs_state.files */
+    bool aligned;   /* offset is a line start (reading began); else the range's start */
+    int64_t offset; /* where reading goes on */
+    int64_t end;    /* lines starting at or after this belong to the next split */
+    int64_t line;   /* lines before offset; -1 when not counted yet */
+} fs_split;
+
 typedef struct fs_state {
     fs_opts o;
     const eddy_schema *schema;
     eddy_row_builder *rb;
-    char **files; /* paths, in reading order */
-    int nfiles, next_file;
+    fs_file *files; /* in name order */
+    int nfiles;
+    fs_split *splits; /* this subtask's, in reading order */
+    int nsplits, next_split;
 
-    /* the file being read */
+    /* the split being read */
     const char *cur; /* its path, for messages */
     int fd;          /* -1 when none is open */
-    int64_t end;     /* lines starting at or after this offset belong to the next subtask */
+    int64_t end;     /* lines starting at or after this offset belong to the next split */
     int64_t buf_off; /* file offset of buf[0] */
     char *buf;
     size_t cap, lo, hi, scan; /* unread bytes buf[lo, hi); no '\n' in buf[lo, scan) */
     bool eof;
-    int64_t first_line;   /* file offset of the first line this subtask owns */
+    int64_t cur_size;     /* the file's size when listed */
+    int64_t first_line;   /* file offset of the first line read in this split */
     int64_t lines_before; /* lines before first_line; -1 until a message needs it */
-    int64_t lines;        /* lines returned from this file so far */
+    int64_t lines;        /* lines returned from this split so far */
 
-    uint64_t bad, bad_file; /* lines skipped, in total and in the current file */
+    uint64_t bad; /* lines skipped */
     ed_err perr;
 } fs_state;
 
 static int fs_name_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const fs_file *)a)->path, ((const fs_file *)b)->path);
 }
 
 /* The files to read: path itself, or the visible regular files of the directory. */
@@ -120,8 +152,9 @@ static int fs_list(fs_state *s, ed_err *err)
     if (stat(path, &st) != 0) return ed_err_set(err, FS ": '%s': %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
         s->files = malloc(sizeof *s->files);
-        if (!s->files || !(s->files[0] = strdup(path)))
+        if (!s->files || !(s->files[0].path = strdup(path)))
             return ed_err_set(err, FS ": out of memory");
+        s->files[0].size = st.st_size;
         s->nfiles = 1;
         return 0;
     }
@@ -146,7 +179,7 @@ static int fs_list(fs_state *s, ed_err *err)
         }
         if ((size_t)s->nfiles == cap) {
             cap = cap ? cap * 2 : 16;
-            char **nf = realloc(s->files, cap * sizeof *nf);
+            fs_file *nf = realloc(s->files, cap * sizeof *nf);
             if (!nf) {
                 free(full);
                 rc = ed_err_set(err, FS ": out of memory");
@@ -154,7 +187,7 @@ static int fs_list(fs_state *s, ed_err *err)
             }
             s->files = nf;
         }
-        s->files[s->nfiles++] = full;
+        s->files[s->nfiles++] = (fs_file){full, st.st_size};
     }
     closedir(d);
     if (rc == 0 && s->nfiles > 1) qsort(s->files, (size_t)s->nfiles, sizeof *s->files, fs_name_cmp);
@@ -173,7 +206,22 @@ static int fs_open(ed_operator *op, ed_err *err)
     s->buf = malloc(s->cap);
     s->rb = eddy_rb_new(eddy_schema_arity(s->schema));
     if (!s->buf || !s->rb) return ed_err_set(err, FS ": out of memory");
-    return fs_list(s, err);
+    if (fs_list(s, err) != 0) return -1;
+    /* split i of every file: its byte range i of p (line-synchronised when read) */
+    int i = op->ctx.subtask, p = op->ctx.parallelism > 0 ? op->ctx.parallelism : 1;
+    s->splits = calloc((size_t)s->nfiles + 1, sizeof *s->splits);
+    if (!s->splits) return ed_err_set(err, FS ": out of memory");
+    for (int f = 0; f < s->nfiles; f++) {
+        unsigned __int128 size = (unsigned __int128)s->files[f].size;
+        int64_t begin = (int64_t)(size * (unsigned)i / (unsigned)p);
+        s->splits[f] = (fs_split){.file = f,
+                                  .aligned = begin == 0,
+                                  .offset = begin,
+                                  .end = (int64_t)(size * (unsigned)(i + 1) / (unsigned)p),
+                                  .line = begin == 0 ? 0 : -1};
+    }
+    s->nsplits = s->nfiles;
+    return 0;
 }
 
 static void fs_close_file(fs_state *s)
@@ -191,8 +239,9 @@ static void fs_close(ed_operator *op)
         ED_LOG_WARN("connector", FS ": '%s': subtask %d skipped %llu bad line(s)", s->o.path,
                     op->ctx.subtask + 1, (unsigned long long)s->bad);
     for (int i = 0; i < s->nfiles; i++)
-        free(s->files[i]);
+        free(s->files[i].path);
     free(s->files);
+    free(s->splits);
     free(s->buf);
     eddy_rb_free(s->rb);
     free(s);
@@ -257,51 +306,43 @@ static int fs_line(ed_operator *op, fs_state *s, const char **line, size_t *len)
     }
 }
 
-/* Opens the next file that has lines in this subtask's range. 1 opened, 0 none left, -1
- * error. */
-static int fs_next_file(ed_operator *op, fs_state *s)
+/* Opens the next split that has a line to read. 1 opened, 0 none left, -1 error. */
+static int fs_next_split(ed_operator *op, fs_state *s)
 {
-    int i = op->ctx.subtask, p = op->ctx.parallelism > 0 ? op->ctx.parallelism : 1;
-    while (s->next_file < s->nfiles) {
-        s->cur = s->files[s->next_file++];
+    while (s->next_split < s->nsplits) {
+        const fs_split *sp = &s->splits[s->next_split++];
+        if (sp->offset >= sp->end) continue; /* no line starts in it */
+        s->cur = s->files[sp->file].path;
         s->fd = open(s->cur, O_RDONLY | O_CLOEXEC);
         if (s->fd < 0) return ed_op_fail(op, FS ": cannot open '%s': %s", s->cur, strerror(errno));
-        struct stat st;
-        if (fstat(s->fd, &st) != 0) {
-            ed_op_fail(op, FS ": cannot stat '%s': %s", s->cur, strerror(errno));
-            fs_close_file(s);
-            return -1;
-        }
-        int64_t size = st.st_size;
-        int64_t begin = (int64_t)((unsigned __int128)size * (unsigned)i / (unsigned)p);
-        s->end = (int64_t)((unsigned __int128)size * (unsigned)(i + 1) / (unsigned)p);
+        bool sync = !sp->aligned && sp->offset > 0; /* discard the line through offset-1 */
+        s->end = sp->end;
+        s->cur_size = s->files[sp->file].size;
         s->lo = s->hi = s->scan = 0;
         s->eof = false;
         s->lines = 0;
-        s->lines_before = begin == 0 ? 0 : -1;
-        s->bad_file = 0;
-        s->buf_off = begin > 0 ? begin - 1 : 0;
-        if (begin < s->end && s->buf_off > 0 && lseek(s->fd, s->buf_off, SEEK_SET) < 0) {
+        s->buf_off = sync ? sp->offset - 1 : sp->offset;
+        if (s->buf_off > 0 && lseek(s->fd, s->buf_off, SEEK_SET) < 0) {
             ed_op_fail(op, FS ": cannot seek in '%s': %s", s->cur, strerror(errno));
             fs_close_file(s);
             return -1;
         }
-        if (begin < s->end && begin > 0) { /* discard the line through byte begin-1 */
+        if (sync) {
             const char *l;
             size_t n;
-            int r = fs_line(op, s, &l, &n);
-            if (r < 0) {
+            if (fs_line(op, s, &l, &n) < 0) {
                 fs_close_file(s);
                 return -1;
             }
         }
         s->first_line = s->buf_off + (int64_t)s->lo;
-        if (begin < s->end && s->first_line < s->end) {
-            /* each file's range is a split: per-split watermarks follow it */
-            op->split = s->next_file - 1;
+        s->lines_before = sync ? -1 : sp->line;
+        if (s->first_line < s->end) {
+            /* a split of its own for per-split watermarks */
+            op->split = s->next_split - 1;
             return 1;
         }
-        fs_close_file(s); /* no line starts in this subtask's range */
+        fs_close_file(s); /* no line starts in this split's range */
     }
     return 0;
 }
@@ -333,7 +374,6 @@ static int fs_bad(ed_operator *op, fs_state *s)
     long long line = (long long)fs_line_no(s);
     if (!s->o.ignore) return ed_op_fail(op, "%s:%lld: %s", s->cur, line, s->perr.msg);
     s->bad++;
-    s->bad_file++;
     ED_LOG_WARN("connector", FS ": %s:%lld: %s (skipped: csv.ignore-parse-errors)", s->cur, line,
                 s->perr.msg);
     return 0;
@@ -346,7 +386,7 @@ static ed_poll_result fs_poll(ed_operator *op, int max)
     if (max <= 0) max = 1;
     while (lines < max) { /* bounded by lines, not rows: skipped lines count too */
         if (s->fd < 0) {
-            int r = fs_next_file(op, s);
+            int r = fs_next_split(op, s);
             if (r < 0) return ED_POLL_ERROR;
             if (r == 0) return emitted ? ED_POLL_MORE : ED_POLL_END;
         }
@@ -403,73 +443,202 @@ static ed_poll_result fs_poll(ed_operator *op, int max)
 }
 
 /*
- * The position of a subtask, for checkpoints: which of its files it reads, the offset of
- * the next line to read in it, and how many lines it has read there (for exact line
- * numbers in messages). A restore reopens the file at that line. Positions belong to the
- * subtask's byte ranges: they restore at the same parallelism, over the same files.
+ * A subtask's state, for checkpoints: its unfinished splits in reading order, the one
+ * being read first (from the next line: aligned), then those not begun, and the number of
+ * lines it skipped (csv.ignore-parse-errors), for its log line at close.
  *
- *   uint32 version 1 | int32 nfiles | int32 file (-1: between files) | int32 next_file |
- *   int64 offset | int64 lines | int64 lines_before | uint64 bad | uint64 bad_file
+ *   uint32 version 2 | uint32 nsplits | uint64 bad
+ *   per split: int64 offset | int64 end | int64 line | int64 file size | uint32 aligned |
+ *              uint32 path length | path, zero-padded to 8
  */
-typedef struct fs_pos {
-    uint32_t version;
-    int32_t nfiles, file, next_file;
-    int64_t offset, lines, lines_before;
-    uint64_t bad, bad_file;
-} fs_pos;
+#define FS_STATE_VERSION 2u
+#define FS_MAX_PATH 4096
+
+static void fs_put_split(ed_strbuf *out, const fs_file *f, bool aligned, int64_t offset,
+                         int64_t end, int64_t line)
+{
+    int64_t v[4] = {offset, end, line, f->size};
+    size_t plen = strlen(f->path);
+    uint32_t w[2] = {aligned, (uint32_t)plen};
+    static const char zeros[8] = {0};
+    ed_sb_append(out, v, sizeof v);
+    ed_sb_append(out, w, sizeof w);
+    ed_sb_append(out, f->path, plen);
+    if (ED_ALIGN8(plen) > plen) ed_sb_append(out, zeros, ED_ALIGN8(plen) - plen);
+}
 
 static int fs_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
 {
     fs_state *s = op->state;
-    fs_pos p = {.version = 1,
-                .nfiles = s->nfiles,
-                .file = s->fd >= 0 ? s->next_file - 1 : -1,
-                .next_file = s->next_file,
-                .offset = s->buf_off + (int64_t)s->lo,
-                .lines = s->lines,
-                .lines_before = s->lines_before,
-                .bad = s->bad,
-                .bad_file = s->bad_file};
-    ed_sb_append(out, &p, sizeof p);
+    size_t at = out->len;
+    uint32_t head[2] = {FS_STATE_VERSION, 0};
+    ed_sb_append(out, head, sizeof head);
+    ed_sb_append(out, &s->bad, 8);
+    if (s->fd >= 0) { /* the split being read goes on at its next line */
+        const fs_split *sp = &s->splits[s->next_split - 1];
+        int64_t off = s->buf_off + (int64_t)s->lo;
+        if (off < s->end && off < s->cur_size) {
+            fs_put_split(out, &s->files[sp->file], true, off, s->end,
+                         s->lines_before >= 0 ? s->lines_before + s->lines : -1);
+            head[1]++;
+        }
+    }
+    for (int k = s->next_split; k < s->nsplits; k++) {
+        const fs_split *sp = &s->splits[k];
+        if (sp->offset >= sp->end) continue;
+        fs_put_split(out, &s->files[sp->file], sp->aligned, sp->offset, sp->end, sp->line);
+        head[1]++;
+    }
+    memcpy(out->data + at + 4, &head[1], 4);
     return 0;
 }
 
+static int fs_path_cmp(const void *key, const void *f)
+{
+    return strcmp(key, ((const fs_file *)f)->path);
+}
+
+/*
+ * Checks old subtask k's state against the files of path and reads its splits into out
+ * (NULL: only counts them into *n) and its count of skipped lines into *bad. 0, or -1 with
+ * op failed naming what does not fit.
+ */
+static int fs_read_state(ed_operator *op, const ed_snapshot_ref *r, int k, int nold, fs_split *out,
+                         int *n, uint64_t *bad)
+{
+    fs_state *s = op->state;
+    if (!r->data)
+        return ed_op_fail(op, FS ": the checkpoint has no state for subtask %d of %d", k + 1, nold);
+    ed_conn_reader rd = {r->data, r->len, 0};
+    uint32_t head[2];
+    if (!ed_conn_take(&rd, head, sizeof head) || !ed_conn_take(&rd, bad, 8))
+        return ed_op_fail(op, FS ": the state of subtask %d/%d is truncated (%zu bytes)", k + 1,
+                          nold, r->len);
+    if (head[0] != FS_STATE_VERSION)
+        return ed_op_fail(op, FS ": the state of subtask %d/%d has format version %u, not %u%s",
+                          k + 1, nold, head[0], FS_STATE_VERSION,
+                          head[0] == 1 ? " (an eddy before splits: start without it)" : "");
+    for (uint32_t j = 0; j < head[1]; j++) {
+        int64_t v[4];
+        uint32_t w[2];
+        char path[FS_MAX_PATH + 1];
+        if (!ed_conn_take(&rd, v, sizeof v) || !ed_conn_take(&rd, w, sizeof w) || w[1] == 0 ||
+            w[1] > FS_MAX_PATH || !ed_conn_take(&rd, path, w[1]) ||
+            rd.len - rd.off < ED_ALIGN8(w[1]) - w[1])
+            return ed_op_fail(op, FS ": the state of subtask %d/%d is truncated in split %u of %u",
+                              k + 1, nold, j + 1, head[1]);
+        rd.off += ED_ALIGN8(w[1]) - w[1];
+        path[w[1]] = '\0';
+        int64_t offset = v[0], end = v[1], line = v[2], size = v[3];
+        if (strlen(path) != w[1] || w[0] > 1 || offset < 0 || offset >= end || end > size ||
+            line < -1 || line > offset)
+            return ed_op_fail(op,
+                              FS ": split %u of subtask %d/%d is malformed (offset %lld, end "
+                                 "%lld, line %lld, size %lld)",
+                              j + 1, k + 1, nold, (long long)offset, (long long)end,
+                              (long long)line, (long long)size);
+        const fs_file *f =
+            bsearch(path, s->files, (size_t)s->nfiles, sizeof *s->files, fs_path_cmp);
+        if (!f)
+            return ed_op_fail(op,
+                              FS ": the checkpoint has a split of '%s', which is not a file of "
+                                 "path '%s' now",
+                              path, s->o.path);
+        if (f->size != size)
+            return ed_op_fail(op,
+                              FS ": '%s' has %lld bytes, %lld when the checkpoint was taken: "
+                                 "it changed since",
+                              path, (long long)f->size, (long long)size);
+        if (out)
+            out[j] = (fs_split){.file = (int)(f - s->files),
+                                .aligned = w[0] != 0,
+                                .offset = offset,
+                                .end = end,
+                                .line = line};
+    }
+    if (rd.off != rd.len)
+        return ed_op_fail(op, FS ": the state of subtask %d/%d has %zu bytes after its %u splits",
+                          k + 1, nold, rd.len - rd.off, head[1]);
+    *n = (int)head[1];
+    return 0;
+}
+
+static int fs_split_cmp(const void *a, const void *b)
+{
+    const fs_split *x = a, *y = b;
+    if (x->file != y->file) return x->file < y->file ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/*
+ * Takes this subtask's splits out of the states of all nold old subtasks: every split,
+ * ordered by file and offset, cut while there are fewer than p, dealt round-robin
+ * (connectors_int.h), whatever the old parallelism was. The skipped-line counts of old
+ * subtasks k go to new subtask k % p.
+ */
 static int fs_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
 {
     fs_state *s = op->state;
-    if (nold != op->ctx.parallelism)
-        return ed_op_fail(op, FS ": positions were taken at parallelism %d; this source runs with "
-                              "%d (a filesystem source restores at its own parallelism)",
-                          nold, op->ctx.parallelism);
-    const ed_snapshot_ref *r = &old[op->ctx.subtask];
-    fs_pos p;
-    if (r->len != sizeof p) return ed_op_fail(op, FS ": the checkpointed position does not fit");
-    memcpy(&p, r->data, sizeof p);
-    if (p.version != 1 || p.nfiles != s->nfiles || p.next_file < 0 || p.next_file > s->nfiles ||
-        p.file < -1 || p.file >= s->nfiles)
-        return ed_op_fail(op, FS ": the checkpointed position is for %d files; '%s' has %d now",
-                          p.nfiles, s->o.path, s->nfiles);
+    int p = op->ctx.parallelism > 0 ? op->ctx.parallelism : 1, n;
+    size_t total = 0;
+    uint64_t bad, bad_mine = 0;
+    for (int k = 0; k < nold; k++) {
+        if (fs_read_state(op, &old[k], k, nold, NULL, &n, &bad) != 0) return -1;
+        total += (size_t)n;
+        if (k % p == op->ctx.subtask) bad_mine += bad;
+    }
+    if (total > INT32_MAX) return ed_op_fail(op, FS ": %zu splits in the checkpoint", total);
+    fs_split *all = calloc(total + (size_t)p + 1, sizeof *all);
+    if (!all) return ed_op_fail(op, FS ": out of memory restoring %zu splits", total);
+    size_t got = 0;
+    for (int k = 0; k < nold; k++) {
+        if (fs_read_state(op, &old[k], k, nold, all + got, &n, &bad) != 0) {
+            free(all);
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    qsort(all, total, sizeof *all, fs_split_cmp);
+    for (size_t j = 1; j < total; j++) {
+        if (all[j].file == all[j - 1].file && all[j - 1].end > all[j].offset) {
+            ed_op_fail(op,
+                       FS ": the checkpoint has overlapping splits of '%s' (bytes [%lld, %lld) "
+                          "and [%lld, %lld)): its state is inconsistent",
+                       s->files[all[j].file].path, (long long)all[j - 1].offset,
+                       (long long)all[j - 1].end, (long long)all[j].offset, (long long)all[j].end);
+            free(all);
+            return -1;
+        }
+    }
+    /* Fewer splits than subtasks: cut the largest in two at its middle byte (the line rule
+     * holds at any cut) until every subtask has one, so that none ends at once - a task
+     * that ends stops the job's checkpoints. Every subtask cuts alike. */
+    while (total < (size_t)p) {
+        size_t big = 0;
+        int64_t most = 0;
+        for (size_t j = 0; j < total; j++)
+            if (all[j].end - all[j].offset > most) {
+                most = all[j].end - all[j].offset;
+                big = j;
+            }
+        if (most < 2) break;
+        memmove(&all[big + 2], &all[big + 1], (total - big - 1) * sizeof *all);
+        int64_t mid = all[big].offset + most / 2;
+        all[big + 1] =
+            (fs_split){.file = all[big].file, .offset = mid, .end = all[big].end, .line = -1};
+        all[big].end = mid;
+        total++;
+        ed_assert(all[big].offset < mid && mid < all[big + 1].end);
+    }
+    int mine = 0;
+    for (size_t j = 0; j < total; j++)
+        if (ed_conn_split_is_mine(j, op)) all[mine++] = all[j];
     fs_close_file(s);
-    s->bad = p.bad;
-    if (p.file < 0) {
-        s->next_file = p.next_file;
-        return 0;
-    }
-    s->next_file = p.file;
-    int rc = fs_next_file(op, s);
-    if (rc < 0) return -1;
-    if (rc == 0 || s->next_file != p.file + 1 || p.offset < s->first_line || p.offset > s->end)
-        return ed_op_fail(op, FS ": '%s' changed since the checkpoint", s->files[p.file]);
-    if (p.offset > s->buf_off + (int64_t)s->lo) {
-        if (lseek(s->fd, p.offset, SEEK_SET) < 0)
-            return ed_op_fail(op, FS ": cannot seek in '%s': %s", s->cur, strerror(errno));
-        s->buf_off = p.offset;
-        s->lo = s->hi = s->scan = 0;
-        s->eof = false;
-    }
-    s->lines = p.lines;
-    s->lines_before = p.lines_before;
-    s->bad_file = p.bad_file;
+    free(s->splits);
+    s->splits = all;
+    s->nsplits = mine;
+    s->next_split = 0;
+    s->bad = bad_mine;
     return 0;
 }
 
