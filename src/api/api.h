@@ -26,9 +26,13 @@ struct eddy_env {
     int nresults;
     ed_err err;
     void *code; /* the job's shared object (eddy run), for resolving functions by name */
-    pthread_mutex_t mu; /* guards running and cancel_requested */
+    pthread_mutex_t mu; /* guards running, cancel_requested, ctl and control_users */
+    pthread_cond_t cv;  /* running or control_users changed */
     ed_job *running;
     bool cancel_requested;
+    bool control;               /* serve a control endpoint while a job runs (eddy run) */
+    struct ed_control *ctl;     /* that endpoint, while eddy_execute runs */
+    int control_users;          /* control requests using `running`: it stays alive */
     ed_manual_clock manual; /* eddy_env_use_manual_clock */
     bool use_manual;
     ed_fs *fs; /* checkpoint files go through it (tests inject faults); NULL: the real one */
@@ -39,6 +43,10 @@ void ed_env_set_fs(eddy_env *env, ed_fs *fs);
 
 /* Takes ownership of cfg; code may be NULL (functions resolve in the process). */
 eddy_env *ed_env_new_with(ed_config *cfg, void *code);
+/* Jobs of this environment get a JobID and a control endpoint (runtime/control.h) while
+ * they run, so that `eddy list`, `cancel`, `savepoint` and `stop` reach them; and they
+ * can take savepoints even without periodic checkpoints. `eddy run` turns it on. */
+void ed_env_enable_control(eddy_env *env);
 
 /* ---- for the builder's files (stream.c, window.c, process.c, time.c) ---------------------- */
 /* Keeps the first error; returns NULL so that `return ed_api_fail(...)` reads well. */

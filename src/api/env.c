@@ -1,5 +1,10 @@
 /*
  * env.c - the execution environment: configuration, running a job, cancelling it.
+ *
+ * Under `eddy run` an execution has a control endpoint (runtime/control.h) for its whole
+ * life, across restarts, with one JobID. Its requests act on the attempt running at the
+ * time; an attempt's job is destroyed only once no request uses it any more
+ * (control_users), and a request that waits for the job to end waits on env->cv.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +13,7 @@
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
 #include "../checkpoint/restart.h"
+#include "../runtime/control.h"
 #include "../runtime/operators.h"
 #include "api.h"
 
@@ -19,8 +25,11 @@ eddy_env *ed_env_new_with(ed_config *cfg, void *code)
     env->cfg = cfg;
     env->code = code;
     pthread_mutex_init(&env->mu, NULL);
+    pthread_cond_init(&env->cv, NULL);
     return env;
 }
+
+void ed_env_enable_control(eddy_env *env) { env->control = true; }
 
 eddy_env *eddy_env_new(void) { return ed_env_new_with(ed_config_new(), NULL); }
 
@@ -56,6 +65,7 @@ void eddy_env_free(eddy_env *env)
     for (int i = 0; i < env->nresults; i++) ed_result_free(env->results[i]);
     free(env->results);
     ed_config_free(env->cfg);
+    pthread_cond_destroy(&env->cv);
     pthread_mutex_destroy(&env->mu);
     free(env);
 }
@@ -95,8 +105,47 @@ void eddy_env_cancel(eddy_env *env)
     pthread_mutex_lock(&env->mu);
     env->cancel_requested = true;
     if (env->running) ed_job_cancel(env->running);
+    if (env->ctl) ed_control_set_state(env->ctl, "CANCELLING");
     pthread_mutex_unlock(&env->mu);
 }
+
+/* ---- the control endpoint's requests (on its threads) ------------------------------------- */
+
+static int control_savepoint(void *arg, const char *dir, bool stop, bool drain, char *path,
+                             size_t cap, ed_err *err)
+{
+    eddy_env *env = arg;
+    pthread_mutex_lock(&env->mu);
+    ed_job *job = env->running;
+    if (!job || env->cancel_requested) {
+        bool cancelled = env->cancel_requested;
+        pthread_mutex_unlock(&env->mu);
+        return ed_err_set(err, "the job is not running: %s",
+                          cancelled ? "it is being cancelled" : "it is starting or restarting");
+    }
+    env->control_users++;
+    pthread_mutex_unlock(&env->mu);
+    int rc = ed_job_savepoint(job, dir, stop, drain, path, cap, err);
+    pthread_mutex_lock(&env->mu);
+    /* a stop answers once the job has ended: its sources end it after the savepoint */
+    while (rc == 0 && stop && env->running == job) pthread_cond_wait(&env->cv, &env->mu);
+    env->control_users--;
+    pthread_cond_broadcast(&env->cv);
+    pthread_mutex_unlock(&env->mu);
+    return rc;
+}
+
+static int control_cancel(void *arg, ed_err *err)
+{
+    eddy_env *env = arg;
+    eddy_env_cancel(env);
+    pthread_mutex_lock(&env->mu);
+    while (env->running) pthread_cond_wait(&env->cv, &env->mu);
+    pthread_mutex_unlock(&env->mu);
+    return 0;
+}
+
+static const ed_control_ops control_ops = {control_savepoint, control_cancel};
 
 /* Applies the logging keys; called when a job starts. */
 static int apply_logging(eddy_env *env)
@@ -144,6 +193,12 @@ static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t 
         free(job);
         return -1;
     }
+    if (env->control && ed_job_enable_savepoints(job, ed_control_job_id(env->ctl), &err)) {
+        ed_err_set(&env->err, "job '%s': %s", name, err.msg);
+        ed_job_destroy(job);
+        free(job);
+        return -1;
+    }
     *made = true;
     if (job->coord) ed_coord_resume_ids(job->coord, first_id);
     for (int i = 0; i < env->sg.nnodes; i++) {
@@ -153,10 +208,13 @@ static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t 
     pthread_mutex_lock(&env->mu);
     env->running = job;
     if (env->cancel_requested) ed_job_cancel(job);
+    else if (env->ctl) ed_control_set_state(env->ctl, "RUNNING");
     pthread_mutex_unlock(&env->mu);
     int rc = ed_job_run(job);
     pthread_mutex_lock(&env->mu);
     env->running = NULL;
+    pthread_cond_broadcast(&env->cv);
+    while (env->control_users) pthread_cond_wait(&env->cv, &env->mu);
     pthread_mutex_unlock(&env->mu);
     if (rc) ed_err_set(&env->err, "%s", job->err.msg);
     for (int i = 0; i < env->sg.nnodes; i++)
@@ -189,6 +247,20 @@ int eddy_execute(eddy_env *env, const char *job_name)
     if (!restart) {
         ed_err_set(&env->err, "job '%s': %s", name, err.msg);
         return -1;
+    }
+    ed_control *ctl = NULL;
+    if (env->control) {
+        ctl = ed_control_start(&control_ops, env, name, &err);
+        if (!ctl) {
+            ed_err_set(&env->err, "job '%s': %s", name, err.msg);
+            ed_restart_free(restart);
+            return -1;
+        }
+        ed_log(ED_INFO, "runtime", "Job has been submitted with JobID %s (control endpoint "
+               "127.0.0.1:%d)", ed_control_job_id(ctl), ed_control_port(ctl));
+        pthread_mutex_lock(&env->mu);
+        env->ctl = ctl;
+        pthread_mutex_unlock(&env->mu);
     }
     ed_config *cfg = ed_config_copy(env->cfg);
     int64_t last_id = 0, restoring_id = 0;
@@ -233,6 +305,7 @@ int eddy_execute(eddy_env *env, const char *job_name)
             if (slash) *slash = 0;
             ed_config_set(cfg, "execution.savepoint.path", dir, &err);
         }
+        ed_control_set_state(ctl, "RESTARTING");
         ed_log(ED_WARN, "runtime", "job '%s' failed (%s); restarting in %lld ms from %s", name,
                env->err.msg, (long long)delay,
                id ? dir : last_id ? "its latest checkpoint" : "the beginning");
@@ -247,6 +320,10 @@ int eddy_execute(eddy_env *env, const char *job_name)
         if (cancelled) break;
         ed_err_clear(&env->err);
     }
+    pthread_mutex_lock(&env->mu);
+    env->ctl = NULL;
+    pthread_mutex_unlock(&env->mu);
+    ed_control_stop(ctl);
     ed_config_free(cfg);
     ed_restart_free(restart);
     return rc;

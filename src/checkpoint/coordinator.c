@@ -6,23 +6,42 @@
  * execution.checkpointing.num-retained, and reports completion. A decline or a timeout
  * aborts it: its directory is removed and it counts as a failure; more failures in a row
  * than execution.checkpointing.tolerable-failed-checkpoints fail the job, as in Flink.
+ *
+ * Savepoints go through the same pending table, but each also has a record (id, kind,
+ * directory, outcome) that outlives it, so that whoever asked for it can wait for its
+ * outcome and tasks can ask what an id is. The records of the last MAX_SAVEPOINTS
+ * finished savepoints are kept; pending ones always are.
  */
 #include "coordinator.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_PENDING 8
+#define MAX_SAVEPOINTS 64 /* finished savepoints whose outcome is remembered */
 
 typedef struct pending {
     int64_t id, started;
     int acks;
+    bool savepoint;
     ed_strbuf lines;
 } pending;
+
+/* A savepoint asked for, pending or finished. */
+typedef struct savepoint {
+    int64_t id;
+    ed_ckpt_props props;
+    ed_savepoint_state state;
+    char *path;  /* its directory */
+    char *error; /* why it failed */
+} savepoint;
 
 struct ed_coord {
     pthread_mutex_t mu;
@@ -30,9 +49,16 @@ struct ed_coord {
     char *dir; /* <checkpoint dir>/<job> */
     char *job;
     int ntasks, max_parallelism;
-    int64_t interval, timeout, min_pause;
+    int64_t interval, timeout, min_pause; /* interval 0: no periodic checkpoints */
     int max_concurrent, tolerable, retained;
     bool exactly_once, stopped;
+    bool stop_pending; /* a stop-with-savepoint is pending: no periodic checkpoints */
+    bool stop_done;    /* ... it completed: the job is ending, nothing more is triggered */
+    char job_id[33];
+    char *savepoint_dir; /* execution.checkpointing.savepoint-dir, or NULL */
+    savepoint *sp;       /* oldest first */
+    int nsp;
+    pthread_cond_t sp_cv; /* a savepoint finished */
     int64_t last_id, last_trigger, last_done; /* processing time */
     pending p[MAX_PENDING];
     int npending;
@@ -53,13 +79,14 @@ static char *dir_name(const char *job)
     return s;
 }
 
-ed_coord *ed_coord_new(const ed_config *cfg, const char *job, int ntasks, int max_parallelism,
-                       ed_fs *fs, ed_err *err)
+static ed_coord *coord_new(const ed_config *cfg, const char *job, int ntasks,
+                           int max_parallelism, ed_fs *fs, bool on_request, ed_err *err)
 {
     int64_t interval = ed_config_get_duration_ms(cfg, "execution.checkpointing.interval", 0);
-    if (interval <= 0) return NULL;
+    if (interval < 0) interval = 0;
+    if (interval == 0 && !on_request) return NULL;
     const char *dir = ed_config_get(cfg, "execution.checkpointing.dir");
-    if (!dir || !*dir) {
+    if (interval > 0 && (!dir || !*dir)) {
         ed_err_set(err, "execution.checkpointing.interval is set but execution.checkpointing.dir "
                         "is not: where should checkpoints go?");
         return NULL;
@@ -73,14 +100,20 @@ ed_coord *ed_coord_new(const ed_config *cfg, const char *job, int ntasks, int ma
     }
     ed_coord *c = ed_xcalloc(1, sizeof(*c));
     pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->sp_cv, NULL);
     c->fs = fs ? fs : ed_fs_default();
     c->job = ed_xstrdup(job ? job : "job");
-    char *safe = dir_name(job);
-    ed_strbuf sb;
-    ed_sb_init(&sb);
-    ed_sb_printf(&sb, "%s/%s", dir, safe);
-    free(safe);
-    c->dir = ed_sb_steal(&sb);
+    snprintf(c->job_id, sizeof c->job_id, "%s", "00000000000000000000000000000000");
+    const char *spdir = ed_config_get(cfg, "execution.checkpointing.savepoint-dir");
+    if (spdir && *spdir) c->savepoint_dir = ed_xstrdup(spdir);
+    if (interval > 0) { /* checked above: dir is set */
+        char *safe = dir_name(job);
+        ed_strbuf sb;
+        ed_sb_init(&sb);
+        ed_sb_printf(&sb, "%s/%s", dir, safe);
+        free(safe);
+        c->dir = ed_sb_steal(&sb);
+    }
     c->ntasks = ntasks;
     c->max_parallelism = max_parallelism;
     c->interval = interval;
@@ -96,10 +129,24 @@ ed_coord *ed_coord_new(const ed_config *cfg, const char *job, int ntasks, int ma
     c->exactly_once = exactly;
     c->last_trigger = INT64_MIN;
     c->last_done = INT64_MIN;
-    if (ed_mkdirs(c->dir, err)) {
+    if (c->dir && ed_mkdirs(c->dir, err)) {
         ed_coord_free(c);
         return NULL;
     }
+    return c;
+}
+
+ed_coord *ed_coord_new(const ed_config *cfg, const char *job, int ntasks, int max_parallelism,
+                       ed_fs *fs, ed_err *err)
+{
+    return coord_new(cfg, job, ntasks, max_parallelism, fs, false, err);
+}
+
+ed_coord *ed_coord_new_on_request(const ed_config *cfg, const char *job, const char *job_id,
+                                  int ntasks, int max_parallelism, ed_fs *fs, ed_err *err)
+{
+    ed_coord *c = coord_new(cfg, job, ntasks, max_parallelism, fs, true, err);
+    if (c && job_id && strlen(job_id) == 32) memcpy(c->job_id, job_id, 33);
     return c;
 }
 
@@ -107,33 +154,77 @@ void ed_coord_free(ed_coord *c)
 {
     if (!c) return;
     for (int i = 0; i < c->npending; i++) ed_sb_free(&c->p[i].lines);
+    for (int i = 0; i < c->nsp; i++) {
+        free(c->sp[i].path);
+        free(c->sp[i].error);
+    }
+    free(c->sp);
+    pthread_cond_destroy(&c->sp_cv);
     pthread_mutex_destroy(&c->mu);
     free(c->kept);
     free(c->dir);
     free(c->job);
+    free(c->savepoint_dir);
     free(c);
 }
 
 bool ed_coord_exactly_once(const ed_coord *c) { return c->exactly_once; }
 int64_t ed_coord_interval_ms(const ed_coord *c) { return c->interval; }
 
+/* The record of savepoint id, or NULL. Holds c->mu. */
+static savepoint *find_sp(const ed_coord *c, int64_t id)
+{
+    for (int i = 0; i < c->nsp; i++)
+        if (c->sp[i].id == id) return &c->sp[i];
+    return NULL;
+}
+
+/* The directory of checkpoint id. Holds c->mu. */
+static void dir_of(const ed_coord *c, int64_t id, char *buf, size_t cap)
+{
+    const savepoint *s = find_sp(c, id);
+    if (s)
+        snprintf(buf, cap, "%s", s->path);
+    else
+        snprintf(buf, cap, "%s/chk-%lld", c->dir ? c->dir : ".", (long long)id);
+}
+
+/* The coordinator's lock guards data the const accessors read. */
+static pthread_mutex_t *lock_of(const ed_coord *c) { return (pthread_mutex_t *)&c->mu; }
+
 void ed_coord_chk_dir(const ed_coord *c, int64_t id, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/chk-%lld", c->dir, (long long)id);
+    pthread_mutex_lock(lock_of(c));
+    dir_of(c, id, buf, cap);
+    pthread_mutex_unlock(lock_of(c));
 }
+
+ed_ckpt_props ed_coord_props(const ed_coord *c, int64_t id)
+{
+    pthread_mutex_lock(lock_of(c));
+    const savepoint *s = find_sp(c, id);
+    ed_ckpt_props p = s ? s->props : (ed_ckpt_props){0};
+    pthread_mutex_unlock(lock_of(c));
+    return p;
+}
+
+bool ed_coord_is_savepoint(const ed_coord *c, int64_t id) { return ed_coord_props(c, id).savepoint; }
 
 int64_t ed_coord_maybe_trigger(ed_coord *c, int64_t now, ed_err *err)
 {
     pthread_mutex_lock(&c->mu);
     int64_t id = 0;
     if (c->last_trigger == INT64_MIN) c->last_trigger = now; /* the first one interval in */
-    bool due = !c->stopped && c->npending < c->max_concurrent &&
+    int ncheckpoints = 0; /* pending savepoints do not hold checkpoints back */
+    for (int i = 0; i < c->npending; i++) ncheckpoints += !c->p[i].savepoint;
+    bool due = c->interval > 0 && !c->stopped && !c->stop_pending && !c->stop_done &&
+               ncheckpoints < c->max_concurrent && c->npending < MAX_PENDING &&
                now - c->last_trigger >= c->interval &&
                (c->last_done == INT64_MIN || now - c->last_done >= c->min_pause);
     if (due) {
         id = ++c->last_id;
         char dir[4096];
-        ed_coord_chk_dir(c, id, dir, sizeof dir);
+        dir_of(c, id, dir, sizeof dir);
         if (ed_mkdirs(dir, err)) {
             id = 0;
         } else {
@@ -141,12 +232,132 @@ int64_t ed_coord_maybe_trigger(ed_coord *c, int64_t now, ed_err *err)
             p->id = id;
             p->started = now;
             p->acks = 0;
+            p->savepoint = false;
             ed_sb_init(&p->lines);
             c->last_trigger = now;
         }
     }
     pthread_mutex_unlock(&c->mu);
     return id;
+}
+
+/* Forgets the oldest finished savepoints beyond MAX_SAVEPOINTS. Holds c->mu. */
+static void trim_savepoints(ed_coord *c)
+{
+    int finished = 0;
+    for (int i = 0; i < c->nsp; i++) finished += c->sp[i].state != ED_SAVEPOINT_PENDING;
+    for (int i = 0; i < c->nsp && finished > MAX_SAVEPOINTS;) {
+        if (c->sp[i].state == ED_SAVEPOINT_PENDING) {
+            i++;
+            continue;
+        }
+        free(c->sp[i].path);
+        free(c->sp[i].error);
+        memmove(&c->sp[i], &c->sp[i + 1], sizeof(savepoint) * (size_t)(c->nsp - i - 1));
+        c->nsp--;
+        finished--;
+    }
+}
+
+/* Makes <dir>/savepoint-<job id:6>-<random:12>, a directory nobody else has; its path in
+ * out. Holds c->mu. */
+static int make_savepoint_dir(ed_coord *c, const char *dir, char *out, size_t cap, ed_err *err)
+{
+    if (ed_mkdirs(dir, err)) return ed_err_wrap(err, "savepoint directory");
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint8_t r[6];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+            uint64_t x = ed_mix64((uint64_t)ed_mono_ns() ^ ((uint64_t)getpid() << 32));
+            memcpy(r, &x, sizeof r);
+        }
+        char hex[13];
+        for (int i = 0; i < 6; i++) snprintf(hex + 2 * i, 3, "%02x", r[i]);
+        if ((size_t)snprintf(out, cap, "%s/savepoint-%.6s-%s", dir, c->job_id, hex) >= cap)
+            return ed_err_set(err, "savepoint directory '%s': the path is too long", dir);
+        if (mkdir(out, 0777) == 0) return 0;
+        if (errno != EEXIST)
+            return ed_err_set(err, "cannot create the savepoint directory '%s': %s", out,
+                              strerror(errno));
+    }
+    return ed_err_set(err, "cannot create a new savepoint directory under '%s'", dir);
+}
+
+int64_t ed_coord_trigger_savepoint(ed_coord *c, const char *dir, ed_ckpt_props props,
+                                   int64_t now, ed_err *err)
+{
+    props.savepoint = true;
+    if (!props.stop) props.drain = false;
+    if (!dir || !*dir) dir = c->savepoint_dir;
+    if (!dir) {
+        ed_err_set(err, "no savepoint directory: give one, or configure a default with "
+                        "execution.checkpointing.savepoint-dir");
+        return 0;
+    }
+    pthread_mutex_lock(&c->mu);
+    int64_t id = 0;
+    char path[4096];
+    if (c->stopped)
+        ed_err_set(err, "the job is finishing: it takes no more savepoints");
+    else if (c->stop_pending || c->stop_done)
+        ed_err_set(err, "the job is being stopped with a savepoint");
+    else if (c->npending == MAX_PENDING)
+        ed_err_set(err, "%d checkpoints are in progress: try again later", MAX_PENDING);
+    else if (make_savepoint_dir(c, dir, path, sizeof path, err) == 0) {
+        id = ++c->last_id;
+        pending *p = &c->p[c->npending++];
+        p->id = id;
+        p->started = now;
+        p->acks = 0;
+        p->savepoint = true;
+        ed_sb_init(&p->lines);
+        c->sp = ed_xrealloc(c->sp, sizeof(savepoint) * (size_t)(c->nsp + 1));
+        c->sp[c->nsp++] = (savepoint){.id = id, .props = props, .state = ED_SAVEPOINT_PENDING,
+                                      .path = ed_xstrdup(path)};
+        if (props.stop) c->stop_pending = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return id;
+}
+
+/* Savepoint id has an outcome. Holds c->mu. */
+static void finish_sp(ed_coord *c, int64_t id, const char *why_failed)
+{
+    savepoint *s = find_sp(c, id);
+    if (!s || s->state != ED_SAVEPOINT_PENDING) return;
+    s->state = why_failed ? ED_SAVEPOINT_FAILED : ED_SAVEPOINT_COMPLETED;
+    if (why_failed) s->error = ed_xstrdup(why_failed);
+    if (s->props.stop) {
+        c->stop_pending = false;
+        if (!why_failed) c->stop_done = true;
+    }
+    pthread_cond_broadcast(&c->sp_cv);
+    trim_savepoints(c);
+}
+
+int ed_coord_savepoint_wait(ed_coord *c, int64_t id, char *path, size_t cap, ed_err *err)
+{
+    pthread_mutex_lock(&c->mu);
+    savepoint *s;
+    while ((s = find_sp(c, id)) && s->state == ED_SAVEPOINT_PENDING)
+        pthread_cond_wait(&c->sp_cv, &c->mu);
+    int rc = 0;
+    if (!s)
+        rc = ed_err_set(err, "savepoint %lld is unknown", (long long)id);
+    else if (s->state == ED_SAVEPOINT_FAILED)
+        rc = ed_err_set(err, "savepoint %lld failed: %s", (long long)id, s->error);
+    else
+        snprintf(path, cap, "%s", s->path);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+ed_savepoint_state ed_coord_savepoint_state(ed_coord *c, int64_t id)
+{
+    pthread_mutex_lock(&c->mu);
+    const savepoint *s = find_sp(c, id);
+    ed_savepoint_state st = s ? s->state : ED_SAVEPOINT_FAILED;
+    pthread_mutex_unlock(&c->mu);
+    return st;
 }
 
 static pending *find(ed_coord *c, int64_t id)
@@ -156,19 +367,23 @@ static pending *find(ed_coord *c, int64_t id)
     return NULL;
 }
 
-static void drop(ed_coord *c, pending *p, bool remove_dir)
+/* Forgets pending checkpoint p: complete (why_failed NULL), or aborted and its directory
+ * removed. */
+static void drop(ed_coord *c, pending *p, const char *why_failed)
 {
-    if (remove_dir) {
+    if (why_failed) {
         char dir[4096];
         ed_err e = {0};
-        ed_coord_chk_dir(c, p->id, dir, sizeof dir);
+        dir_of(c, p->id, dir, sizeof dir);
         ed_remove_tree(dir, &e);
     }
+    if (p->savepoint) finish_sp(c, p->id, why_failed);
     ed_sb_free(&p->lines);
     *p = c->p[--c->npending];
 }
 
-/* Writes _metadata; then forgets checkpoints beyond the number retained. */
+/* Writes _metadata; then forgets checkpoints beyond the number retained (never a
+ * savepoint). */
 static int complete(ed_coord *c, pending *p, int64_t now, ed_err *err)
 {
     ed_strbuf m;
@@ -177,17 +392,23 @@ static int complete(ed_coord *c, pending *p, int64_t now, ed_err *err)
                  (long long)p->id, c->job, (long long)ed_wall_ms(), c->max_parallelism);
     if (p->lines.len) ed_sb_append(&m, p->lines.data, p->lines.len);
     char path[4200];
-    ed_coord_chk_dir(c, p->id, path, sizeof path);
+    dir_of(c, p->id, path, sizeof path);
     strcat(path, "/_metadata");
     int rc = ed_ckpt_write(c->fs, path, ED_CKPT_METADATA, m.data, m.len, err);
     ed_sb_free(&m);
     if (rc) return -1;
+    if (p->savepoint) {
+        c->stats.savepoints++;
+        const savepoint *s = find_sp(c, p->id);
+        if (s && s->props.stop) c->stats.last_completed_id = p->id;
+        return 0;
+    }
     c->kept = ed_xrealloc(c->kept, sizeof(int64_t) * (size_t)(c->nkept + 1));
     c->kept[c->nkept++] = p->id;
     while (c->nkept > c->retained) {
         char dir[4096];
         ed_err e = {0};
-        ed_coord_chk_dir(c, c->kept[0], dir, sizeof dir);
+        dir_of(c, c->kept[0], dir, sizeof dir);
         ed_remove_tree(dir, &e);
         memmove(c->kept, c->kept + 1, sizeof(int64_t) * (size_t)(--c->nkept));
     }
@@ -211,33 +432,42 @@ int ed_coord_ack(ed_coord *c, int64_t id, const char *state_lines, int64_t now, 
         if (++p->acks < c->ntasks) {
             rc = 0;
         } else if (complete(c, p, now, err) == 0) {
-            drop(c, p, false);
+            drop(c, p, NULL);
             rc = 1;
         } else {
-            c->stats.failed++;
-            c->fails_in_row++;
-            drop(c, p, true);
+            if (!p->savepoint) {
+                c->stats.failed++;
+                c->fails_in_row++;
+            }
+            drop(c, p, err->msg);
         }
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
-static bool fail_one(ed_coord *c, pending *p)
+/* Aborts p; true when that was one failure too many. A failed savepoint does not count
+ * (Flink's CheckpointFailureManager counts periodic checkpoints only). */
+static bool fail_one(ed_coord *c, pending *p, const char *why)
 {
+    if (p->savepoint) {
+        drop(c, p, why);
+        return false;
+    }
     c->stats.failed++;
     c->fails_in_row++;
-    drop(c, p, true);
+    drop(c, p, why);
     return c->fails_in_row > c->tolerable;
 }
 
 bool ed_coord_decline(ed_coord *c, int64_t id, const char *reason)
 {
-    (void)reason;
     pthread_mutex_lock(&c->mu);
     pending *p = find(c, id);
-    bool fatal = p && !c->stopped ? fail_one(c, p) : false;
-    if (p && c->stopped) drop(c, p, true);
+    char why[1100];
+    snprintf(why, sizeof why, "a task declined it: %s", reason ? reason : "no reason given");
+    bool fatal = p && !c->stopped ? fail_one(c, p, why) : false;
+    if (p && c->stopped) drop(c, p, why);
     pthread_mutex_unlock(&c->mu);
     return fatal;
 }
@@ -250,7 +480,10 @@ int64_t ed_coord_check_timeouts(ed_coord *c, int64_t now, bool *fatal)
     for (int i = 0; i < c->npending; i++) {
         if (now - c->p[i].started < c->timeout) continue;
         aborted = c->p[i].id;
-        *fatal = fail_one(c, &c->p[i]);
+        char why[96];
+        snprintf(why, sizeof why, "it expired after %lld ms (execution.checkpointing.timeout)",
+                 (long long)c->timeout);
+        *fatal = fail_one(c, &c->p[i], why);
         break;
     }
     pthread_mutex_unlock(&c->mu);
@@ -261,7 +494,7 @@ void ed_coord_stop(ed_coord *c)
 {
     pthread_mutex_lock(&c->mu);
     c->stopped = true;
-    while (c->npending) drop(c, &c->p[0], true);
+    while (c->npending) drop(c, &c->p[0], "the job ended before it was complete");
     pthread_mutex_unlock(&c->mu);
 }
 

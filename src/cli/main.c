@@ -2,24 +2,35 @@
  * main.c - the `eddy` command. Verbs live in one table; each has its usage text there.
  *
  *   eddy run [-p N] [-D key=value]... [--config FILE] JOB.so [job args...]
+ *   eddy list [-r] [-s] [-a]
+ *   eddy cancel JOB_ID
+ *   eddy savepoint JOB_ID [DIR]
+ *   eddy stop [-p DIR] [-d] JOB_ID
  *
  * `run` loads the job's shared object, configures an environment (defaults, then the
  * configuration file: --config, else $EDDY_CONF_DIR/config.yaml when it exists, then
  * -D and -p in order) and calls the job's eddy_job_main, which builds and executes the
- * graph in the embedded mini-cluster. SIGINT and SIGTERM cancel the running job.
+ * graph in the embedded mini-cluster. SIGINT and SIGTERM cancel the running job. While
+ * it runs, the job has a JobID and a control endpoint on loopback (runtime/control.h),
+ * through which the other verbs reach it; they print what Flink's CLI prints.
  */
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <eddy/eddy.h>
 
 #include "../api/api.h"
 #include "../base/config.h"
+#include "../runtime/control.h"
 
 typedef struct verb {
     const char *name;
@@ -29,6 +40,10 @@ typedef struct verb {
 } verb;
 
 static int cmd_run(int argc, char **argv);
+static int cmd_list(int argc, char **argv);
+static int cmd_cancel(int argc, char **argv);
+static int cmd_savepoint(int argc, char **argv);
+static int cmd_stop(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -50,6 +65,48 @@ static const verb verbs[] = {
      "                            start even when PATH holds state of operators the job\n"
      "                            no longer has\n"
      "  -h, --help                show this help\n"},
+    {"list", cmd_list, "List the running jobs",
+     "Usage: eddy list [OPTIONS]\n"
+     "\n"
+     "Lists the jobs started by 'eddy run' that are running on this machine under your\n"
+     "user: start time, JobID, name and state.\n"
+     "\n"
+     "Options:\n"
+     "  -r, --running    show running and restarting jobs\n"
+     "  -s, --scheduled  show jobs that are starting\n"
+     "  -a, --all        show all of them\n"
+     "  -h, --help       show this help\n"},
+    {"cancel", cmd_cancel, "Cancel a running job",
+     "Usage: eddy cancel JOB_ID\n"
+     "\n"
+     "Cancels the job (as Ctrl-C on its 'eddy run' does) and returns once it has ended.\n"
+     "JOB_ID is the JobID 'eddy list' shows.\n"
+     "\n"
+     "Options:\n"
+     "  -h, --help  show this help\n"},
+    {"savepoint", cmd_savepoint, "Take a savepoint of a running job",
+     "Usage: eddy savepoint JOB_ID [DIR]\n"
+     "\n"
+     "Takes a savepoint of the running job into a new directory under DIR (default:\n"
+     "execution.checkpointing.savepoint-dir of the job) and prints its path. The job goes\n"
+     "on; 'eddy run -s PATH' starts a job from the savepoint.\n"
+     "\n"
+     "Options:\n"
+     "  -h, --help  show this help\n"},
+    {"stop", cmd_stop, "Stop a running job with a savepoint",
+     "Usage: eddy stop [OPTIONS] JOB_ID\n"
+     "\n"
+     "Takes a savepoint of the running job and ends it: the sources emit nothing after the\n"
+     "savepoint, so that 'eddy run -s PATH' goes on exactly where the job stopped. The job\n"
+     "ends as FINISHED.\n"
+     "\n"
+     "Options:\n"
+     "  -p, --savepointPath DIR  where the savepoint goes (default:\n"
+     "                           execution.checkpointing.savepoint-dir of the job)\n"
+     "  -d, --drain              emit MAX_WATERMARK before the savepoint, so that every\n"
+     "                           event-time window and timer fires (for ending a job for\n"
+     "                           good, not for resuming it)\n"
+     "  -h, --help               show this help\n"},
     {"help", cmd_help, "Show help for eddy or one of its commands", "Usage: eddy help [COMMAND]\n"},
     {"version", cmd_version, "Print the version", "Usage: eddy --version\n"},
 };
@@ -190,6 +247,7 @@ static int cmd_run(int argc, char **argv)
 
     /* the environment exists before any signal can be taken, so none is lost */
     eddy_env *env = ed_env_new_with(cfg, code);
+    ed_env_enable_control(env); /* eddy list, cancel, savepoint and stop reach it */
     pthread_mutex_lock(&env_mu);
     running_env = env;
     pthread_mutex_unlock(&env_mu);
@@ -218,6 +276,224 @@ bad:
     fprintf(stderr, "eddy run: %s\nRun 'eddy run --help' for usage.\n", err.msg);
     ed_config_free(cfg);
     return 2;
+}
+
+/* ---- verbs that reach a running job ------------------------------------------------------- */
+
+/* A usage error of command `cmd`: status 2, as for run. */
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "eddy %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'eddy %s --help' for usage.\n", cmd);
+    return 2;
+}
+
+/* Checks a JobID argument (Flink's JobID.fromHexString); 0, or a usage error. */
+static int check_job_id(const char *cmd, const char *s)
+{
+    if (ed_control_valid_id(s)) return 0;
+    return usage_error(cmd, "Cannot parse JobID from \"%s\". The expected format is "
+                             "[0-9a-fA-F]{32}, e.g. fd72014d4c864993a2e5a9287b4a9c5d.", s);
+}
+
+/* The registered job `id`: 0, or 1 with the reason printed. */
+static int find_job(const char *cmd, const char *id, ed_control_entry *e)
+{
+    ed_err err = {0};
+    int rc = ed_control_find(id, e, &err);
+    if (rc < 0) {
+        fprintf(stderr, "eddy %s: %s\n", cmd, err.msg);
+        return 1;
+    }
+    if (rc == 0) {
+        fprintf(stderr, "eddy %s: no running job has the JobID %s ('eddy list' shows the running "
+                        "jobs)\n", cmd, id);
+        return 1;
+    }
+    return 0;
+}
+
+/* dir made absolute (the job runs in another directory), in buf; "" stays "". */
+static int absolute_dir(const char *cmd, const char *dir, char *buf, size_t cap)
+{
+    char cwd[PATH_MAX];
+    if (!*dir || dir[0] == '/') {
+        if ((size_t)snprintf(buf, cap, "%s", dir) < cap) return 0;
+    } else if (getcwd(cwd, sizeof cwd) && (size_t)snprintf(buf, cap, "%s/%s", cwd, dir) < cap) {
+        return 0;
+    }
+    fprintf(stderr, "eddy %s: cannot make '%s' an absolute path\n", cmd, dir);
+    return 1;
+}
+
+static void print_jobs(const ed_control_entry *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char when[64];
+        time_t t = (time_t)(v[i].start_ms / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%d.%m.%Y %H:%M:%S", &tm);
+        printf("%s : %s : %s (%s)\n", when, v[i].id, v[i].name, v[i].state);
+    }
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    bool running = false, scheduled = false, all = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-r") || !strcmp(a, "--running"))
+            running = true;
+        else if (!strcmp(a, "-s") || !strcmp(a, "--scheduled"))
+            scheduled = true;
+        else if (!strcmp(a, "-a") || !strcmp(a, "--all"))
+            all = true;
+        else
+            return usage_error("list", "unknown argument '%s'", a);
+    }
+    if (!running && !scheduled && !all) running = scheduled = true; /* Flink's default */
+    printf("Waiting for response...\n");
+    fflush(stdout);
+    ed_control_entry *v;
+    int n;
+    ed_err err = {0};
+    if (ed_control_list(&v, &n, &err)) {
+        fprintf(stderr, "eddy list: Failed to retrieve job list: %s\n", err.msg);
+        return 1;
+    }
+    /* the state each job reports now; one that cannot be reached is not running */
+    int nrun = 0, nsched = 0;
+    ed_control_entry *run = calloc((size_t)n + 1, sizeof(*run));
+    ed_control_entry *sched = calloc((size_t)n + 1, sizeof(*sched));
+    if (!run || !sched) {
+        fprintf(stderr, "eddy list: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char reply[256], id[33], state[32];
+        ed_err e = {0};
+        int rc = ed_control_call(&v[i], "STATUS", 2000, reply, sizeof reply, &e);
+        if (rc == -2) continue;
+        if (rc == 0 && sscanf(reply, "%32s %31s", id, state) == 2)
+            snprintf(v[i].state, sizeof v[i].state, "%s", state);
+        if (strcmp(v[i].state, "INITIALIZING") == 0)
+            sched[nsched++] = v[i];
+        else
+            run[nrun++] = v[i];
+    }
+    static const char rule[] = "--------------------------------------------------------------";
+    if (running || all) {
+        if (!nrun) {
+            printf("No running jobs.\n");
+        } else {
+            printf("------------------ Running/Restarting Jobs -------------------\n");
+            print_jobs(run, nrun);
+            printf("%s\n", rule);
+        }
+    }
+    if (scheduled || all) {
+        if (!nsched) {
+            printf("No scheduled jobs.\n");
+        } else {
+            printf("----------------------- Scheduled Jobs -----------------------\n");
+            print_jobs(sched, nsched);
+            printf("%s\n", rule);
+        }
+    }
+    free(run);
+    free(sched);
+    free(v);
+    return 0;
+}
+
+static int cmd_cancel(int argc, char **argv)
+{
+    if (argc < 2) return usage_error("cancel", "Missing JobID. Specify a JobID to cancel a job.");
+    if (argc > 2) return usage_error("cancel", "unexpected argument '%s'", argv[2]);
+    ed_control_entry e;
+    if (check_job_id("cancel", argv[1])) return 2;
+    if (find_job("cancel", argv[1], &e)) return 1;
+    printf("Cancelling job %s.\n", e.id);
+    fflush(stdout);
+    char reply[ED_CONTROL_MAX_REPLY];
+    ed_err err = {0};
+    if (ed_control_call(&e, "CANCEL", -1, reply, sizeof reply, &err)) {
+        fprintf(stderr, "eddy cancel: Could not cancel job %s: %s\n", e.id, err.msg);
+        return 1;
+    }
+    printf("Cancelled job %s.\n", e.id);
+    return 0;
+}
+
+static int cmd_savepoint(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("savepoint", "Missing JobID. Specify a Job ID to trigger a savepoint.");
+    if (argc > 3) return usage_error("savepoint", "unexpected argument '%s'", argv[3]);
+    if (check_job_id("savepoint", argv[1])) return 2;
+    char dir[PATH_MAX + 16];
+    if (absolute_dir("savepoint", argc > 2 ? argv[2] : "", dir, sizeof dir)) return 2;
+    ed_control_entry e;
+    if (find_job("savepoint", argv[1], &e)) return 1;
+    printf("Triggering savepoint for job %s.\nWaiting for response...\n", e.id);
+    fflush(stdout);
+    char req[PATH_MAX + 32], path[ED_CONTROL_MAX_REPLY];
+    snprintf(req, sizeof req, "SAVEPOINT %s", dir);
+    ed_err err = {0};
+    if (ed_control_call(&e, req, -1, path, sizeof path, &err)) {
+        fprintf(stderr, "eddy savepoint: Failed to trigger a savepoint for the job %s: %s\n", e.id,
+                err.msg);
+        return 1;
+    }
+    printf("Savepoint completed. Path: %s\n"
+           "You can resume your program from this savepoint with the run command.\n",
+           path);
+    return 0;
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+    const char *dir = "", *id = NULL;
+    bool drain = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-d") || !strcmp(a, "--drain")) {
+            drain = true;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--savepointPath")) {
+            if (i + 1 >= argc) return usage_error("stop", "option '%s' needs a value", a);
+            dir = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("stop", "unknown option '%s'", a);
+        } else if (!id) {
+            id = a;
+        } else {
+            return usage_error("stop", "unexpected argument '%s'", a);
+        }
+    }
+    if (!id) return usage_error("stop", "Missing JobID. Specify a JobID to stop a job.");
+    if (check_job_id("stop", id)) return 2;
+    char absdir[PATH_MAX + 16];
+    if (absolute_dir("stop", dir, absdir, sizeof absdir)) return 2;
+    ed_control_entry e;
+    if (find_job("stop", id, &e)) return 1;
+    printf("%s job \"%s\" with a savepoint.\n", drain ? "Draining" : "Suspending", e.id);
+    fflush(stdout);
+    char req[PATH_MAX + 32], path[ED_CONTROL_MAX_REPLY];
+    snprintf(req, sizeof req, "%s %s", drain ? "DRAIN" : "STOP", absdir);
+    ed_err err = {0};
+    if (ed_control_call(&e, req, -1, path, sizeof path, &err)) {
+        fprintf(stderr, "eddy stop: Could not stop with a savepoint job \"%s\": %s\n", e.id,
+                err.msg);
+        return 1;
+    }
+    printf("Savepoint completed. Path: %s\n", path);
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,14 @@
  * acknowledgement makes the coordinator write _metadata; the tasks are then told the
  * checkpoint is complete (vt->notify_checkpoint_complete).
  *
+ * A savepoint travels the same way. As in Flink since 1.15, an intermediate savepoint
+ * commits no side effects (no notify_checkpoint_complete: the sinks' pre-committed data
+ * waits for the next checkpoint), while a stop-with-savepoint does. For a stop, every task
+ * that passes the savepoint's barrier emits nothing of its own any more (sources poll no
+ * more, timers do not fire) until the savepoint is complete and the sources end the job,
+ * so that the savepoint holds everything the job did; with --drain the sources first
+ * emit MAX_WATERMARK, so that event-time windows and timers fire before the barrier.
+ *
  *   section: uint32 kind | uint32 0 | uint64 length | bytes, padded to 8
  */
 #include <stdio.h>
@@ -105,6 +113,8 @@ int ed_task_checkpoint(ed_task *t, int64_t id)
     ed_job *job = t->job;
     ed_coord *c = job->coord;
     if (!c) return 0;
+    ed_ckpt_props props = ed_coord_props(c, id);
+    if (props.stop) t->stop_id = id; /* even when it declines: the outcome says what next */
     char dir[4096];
     ed_coord_chk_dir(c, id, dir, sizeof dir);
     ed_strbuf lines;
@@ -134,10 +144,15 @@ int ed_task_checkpoint(ed_task *t, int64_t id)
     int rc = ed_coord_ack(c, id, lines.data, job->clock->now_ms(job->clock), &err);
     ed_sb_free(&lines);
     if (rc == 1) {
-        ed_log(ED_INFO, "checkpoint", "checkpoint %lld of job '%s' complete", (long long)id,
-               job->name);
-        for (int k = 0; k < job->ntasks; k++)
-            ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
+        if (props.savepoint)
+            ed_log(ED_INFO, "checkpoint", "savepoint %lld of job '%s' complete: %s",
+                   (long long)id, job->name, dir);
+        else
+            ed_log(ED_INFO, "checkpoint", "checkpoint %lld of job '%s' complete", (long long)id,
+                   job->name);
+        if (!props.savepoint || props.stop) /* an intermediate savepoint commits nothing */
+            for (int k = 0; k < job->ntasks; k++)
+                ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
     } else if (rc < 0 && err.set) {
         ed_log(ED_WARN, "checkpoint", "checkpoint %lld: %s", (long long)id, err.msg);
     }
@@ -147,9 +162,30 @@ int ed_task_checkpoint(ed_task *t, int64_t id)
 static void trigger_mail(ed_task *t, void *arg)
 {
     if (t->finished) return;
-    if (ed_task_checkpoint(t, (int64_t)(intptr_t)arg))
+    int64_t id = (int64_t)(intptr_t)arg;
+    /* stop --drain: event time ends before the barrier, firing every event-time timer */
+    if (ed_coord_props(t->job->coord, id).drain &&
+        ed_out_watermark(&t->ops[0].out, ED_WATERMARK_MAX)) {
+        ed_job_fail(t->job, "task '%s' failed while draining for savepoint %lld", t->name,
+                    (long long)id);
+        return;
+    }
+    if (ed_task_checkpoint(t, id))
         ed_job_fail(t->job, "task '%s' failed while taking checkpoint %lld", t->name,
-                    (long long)(intptr_t)arg);
+                    (long long)id);
+}
+
+int ed_task_stop_state(ed_task *t)
+{
+    ed_coord *c = t->job->coord;
+    ed_savepoint_state st = ed_coord_savepoint_state(c, t->stop_id);
+    if (st == ED_SAVEPOINT_FAILED) {
+        if (ed_coord_props(c, t->stop_id).drain)
+            ed_job_fail(t->job, "savepoint %lld of a stop --drain failed after the sources had "
+                                "emitted MAX_WATERMARK", (long long)t->stop_id);
+        t->stop_id = 0;
+    }
+    return st;
 }
 
 void ed_job_trigger_checkpoint(ed_job *job, int64_t id)
@@ -184,7 +220,8 @@ void *ed_job_coordinator_main(void *arg)
         if (job->done) break;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = ed_coord_interval_ms(c) < 50 ? ed_coord_interval_ms(c) : 50;
+        int64_t interval = ed_coord_interval_ms(c); /* 0: savepoints only */
+        int64_t wait_ms = interval > 0 && interval < 50 ? interval : 50;
         ts.tv_nsec += wait_ms * 1000000;
         ts.tv_sec += ts.tv_nsec / 1000000000;
         ts.tv_nsec %= 1000000000;
@@ -227,6 +264,8 @@ int ed_job_prepare_restore(ed_job *job, ed_err *err)
     snprintf(r->dir, sizeof r->dir, "%s", path);
     size_t dl = strlen(r->dir);
     while (dl > 1 && r->dir[dl - 1] == '/') r->dir[--dl] = 0;
+    /* a savepoint's directory or, as Flink accepts, the path of its _metadata file */
+    if (dl > 10 && strcmp(r->dir + dl - 10, "/_metadata") == 0) r->dir[dl -= 10] = 0;
     char meta[4200];
     snprintf(meta, sizeof meta, "%s/_metadata", r->dir);
     void *m;

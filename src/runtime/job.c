@@ -8,6 +8,9 @@
  * the same subtask for FORWARD, a contiguous group for RESCALE, all of them otherwise.
  * A task's output pool holds buffers-per-channel buffers for each of its channels plus
  * the floating ones, and is the only memory its outputs ever use.
+ *
+ * A job that may be asked for savepoints (one run by `eddy run`) always has a checkpoint
+ * coordinator; without execution.checkpointing.interval it triggers nothing by itself.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +347,9 @@ int ed_job_run(ed_job *job)
             ed_job_fail(job, "cannot start the checkpoint coordinator's thread");
     }
     for (int i = 0; i < started; i++) pthread_join(job->tasks[i]->thread, NULL);
+    /* whatever is still pending fails now (also when no task ever started), so that no
+     * one waits for a savepoint of a job that has ended */
+    if (job->coord) ed_coord_stop(job->coord);
     if (job->coord_started) {
         pthread_mutex_lock(&job->coord_mu);
         job->done = true;
@@ -361,6 +367,35 @@ int ed_job_run(ed_job *job)
     }
     ed_log(ED_INFO, "runtime", "job '%s' finished in %.3f s", job->name, secs);
     return 0;
+}
+
+int ed_job_enable_savepoints(ed_job *job, const char *job_id, ed_err *err)
+{
+    /* a periodic coordinator is made again, now knowing the job id savepoints are named by */
+    ed_coord *c = ed_coord_new_on_request(job->cfg, job->name, job_id, job->ntasks,
+                                          job->jg.max_parallelism, job->fs, err);
+    if (!c) return -1;
+    ed_coord_free(job->coord);
+    job->coord = c;
+    return 0;
+}
+
+int ed_job_savepoint(ed_job *job, const char *dir, bool stop, bool drain, char *path, size_t cap,
+                     ed_err *err)
+{
+    if (!job->coord)
+        return ed_err_set(err, "job '%s' takes no savepoints (no checkpoint coordinator)",
+                          job->name);
+    ed_ckpt_props props = {.savepoint = true, .stop = stop, .drain = stop && drain};
+    int64_t id = ed_coord_trigger_savepoint(job->coord, dir, props,
+                                            job->clock->now_ms(job->clock), err);
+    if (!id) return -1;
+    char where[4096];
+    ed_coord_chk_dir(job->coord, id, where, sizeof where);
+    ed_log(ED_INFO, "checkpoint", "triggering savepoint %lld of job '%s'%s into %s", (long long)id,
+           job->name, !stop ? "" : props.drain ? " (stop --drain)" : " (stop)", where);
+    ed_job_trigger_checkpoint(job, id);
+    return ed_coord_savepoint_wait(job->coord, id, path, cap, err);
 }
 
 void ed_job_destroy(ed_job *job)

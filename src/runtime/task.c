@@ -16,6 +16,10 @@
  * of records is not held back by the timeout) and sleeps on its gate. When every input
  * has ended, the chain ends in topological order, END goes to every output channel and
  * the operators close.
+ *
+ * After the barrier of a stop-with-savepoint (t->stop_id) a source polls no more and no
+ * processing-time timer fires, until the savepoint is complete - a source then ends its
+ * chain, without MAX_WATERMARK - or has failed, and the task goes on as before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "task.h"
 
 #define ED_IDLE_WAIT_NS (100 * 1000000LL)
+#define ED_STOP_WAIT_NS (10 * 1000000LL) /* a stopping source checks its savepoint */
 #define ED_SOURCE_BATCH 512
 
 void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg)
@@ -382,6 +387,14 @@ static int run_source(ed_task *t)
     for (;;) {
         if (cancelled(t)) return 0;
         run_mails(t);
+        if (t->stop_id) { /* past a stop-with-savepoint's barrier: emit nothing more */
+            int st = ed_task_stop_state(t);
+            if (st == ED_SAVEPOINT_COMPLETED) return end_chain(t); /* no MAX_WATERMARK */
+            if (st == ED_SAVEPOINT_PENDING) {
+                ed_gate_wait(&t->gate, ED_STOP_WAIT_NS);
+                continue;
+            }
+        }
         int64_t pt_wait = run_processing_time(t, ED_IDLE_WAIT_NS);
         if (pt_wait < 0) return -1;
         ed_poll_result r = head->vt->poll(head, ED_SOURCE_BATCH);
@@ -407,7 +420,9 @@ static int run_inputs(ed_task *t)
     while (t->nended < t->gate.n) {
         if (cancelled(t)) return 0;
         run_mails(t);
-        int64_t pt_wait = run_processing_time(t, ED_IDLE_WAIT_NS);
+        /* past a stop-with-savepoint's barrier no timer fires: the job ends at that barrier */
+        bool stopping = t->stop_id && ed_task_stop_state(t) != ED_SAVEPOINT_FAILED;
+        int64_t pt_wait = stopping ? ED_IDLE_WAIT_NS : run_processing_time(t, ED_IDLE_WAIT_NS);
         if (pt_wait < 0) return -1;
         int r = read_one_buffer(t);
         if (r < 0) return -1;

@@ -75,6 +75,9 @@ struct ed_task {
     int64_t ckpt_id;     /* the checkpoint whose barriers are being collected (0: none) */
     int ckpt_barriers;   /* barriers of ckpt_id received */
     bool ckpt_done;      /* ckpt_id has been snapshotted */
+    int64_t stop_id;     /* a stop-with-savepoint this task took part in (0: none): until it
+                          * fails, the task emits nothing of its own (a source polls no more,
+                          * no processing-time timer fires); once complete, a source ends */
     pthread_mutex_t mail_mu;
     ed_mail *mails;
 };
@@ -116,6 +119,22 @@ int ed_task_restore(ed_task *t, ed_err *err);
 int ed_task_checkpoint(ed_task *t, int64_t id);
 /* Posts the trigger of checkpoint id to every source task. */
 void ed_job_trigger_checkpoint(ed_job *job, int64_t id);
+/* Where the stop-with-savepoint t->stop_id stands (checkpointing.c): PENDING, COMPLETED
+ * (the task may end), or FAILED: t->stop_id is cleared and the task goes on - unless the
+ * sources had drained (MAX_WATERMARK sent), in which case the job fails. Task thread. */
+int ed_task_stop_state(ed_task *t);
+
+/* Makes a job able to take savepoints on request (eddy run): a checkpoint coordinator
+ * even when periodic checkpointing is off; job_id (32 hex digits) names its savepoints.
+ * Before ed_job_run. 0, or -1 with err. */
+int ed_job_enable_savepoints(ed_job *job, const char *job_id, ed_err *err);
+/* Takes a savepoint into a new directory under dir (NULL or "": the configured default)
+ * and waits for it: 0 with its directory in path, or -1 with err. With stop, the sources
+ * then end the job (FINISHED); with drain they emit MAX_WATERMARK before the savepoint's
+ * barrier, as Flink's stop --drain. Any thread but the job's own; the job must stay alive
+ * until this returns. */
+int ed_job_savepoint(ed_job *job, const char *dir, bool stop, bool drain, char *path, size_t cap,
+                     ed_err *err);
 /* The coordinator's thread (checkpointing.c). */
 void *ed_job_coordinator_main(void *arg);
 
