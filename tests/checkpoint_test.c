@@ -23,6 +23,7 @@
 #include "checkpoint/coordinator.h"
 #include "checkpoint/storage.h"
 #include "ed_test.h"
+#include "runtime/incremental.h"
 #include "job_util.h"
 #include "state/snapshot.h"
 
@@ -229,9 +230,13 @@ static void check_checkpoint(int p)
         ED_REQUIRE(ed_ckpt_read(path, ED_CKPT_OPERATOR_STATE, &payload, &plen, &e) == 0);
         ED_CHECK_INT(plen, bytes);
         size_t klen;
-        const uint8_t *keyed = section(payload, plen, 1, &klen);
-        ED_REQUIRE(keyed);
-        ED_REQUIRE(ed_state_restore(b, tm, keyed, klen, 0, 127, &e) == 0);
+        const uint8_t *keyed = section(payload, plen, 1, &klen), *incr = NULL;
+        if (!keyed) incr = section(payload, plen, 4, &klen); /* incremental (RocksDB) */
+        ED_REQUIRE(keyed || incr);
+        if (keyed) ED_REQUIRE(ed_state_restore(b, tm, keyed, klen, 0, 127, &e) == 0);
+        char shared[700];
+        snprintf(shared, sizeof shared, "%s/ckpt_test/shared", dir);
+        if (incr) ED_REQUIRE(ed_incr_restore_into(b, tm, 128, incr, klen, shared, 0, 127, &e) == 0);
         free(payload);
         files++;
     }

@@ -382,8 +382,72 @@ static void drop(ed_coord *c, pending *p, const char *why_failed)
     *p = c->p[--c->npending];
 }
 
+/* The "shared <name>" lines of the _metadata in dir, appended to names (one per line). */
+static void shared_refs(const char *dir, ed_strbuf *names)
+{
+    char meta[4200];
+    snprintf(meta, sizeof meta, "%s/_metadata", dir);
+    void *m;
+    size_t len;
+    ed_err e = {0};
+    if (ed_ckpt_read(meta, ED_CKPT_METADATA, &m, &len, &e)) return;
+    const char *p = m, *end = p + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) nl = end;
+        if (nl - p > 7 && memcmp(p, "shared ", 7) == 0) {
+            ed_sb_append(names, p + 7, (size_t)(nl - p - 7));
+            ed_sb_putc(names, '\n');
+        }
+        p = nl + 1;
+    }
+    free(m);
+}
+
+static bool has_line(const ed_strbuf *names, const char *name, size_t n)
+{
+    for (const char *p = names->data, *end = p ? p + names->len : NULL; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if ((size_t)(nl - p) == n && memcmp(p, name, n) == 0) return true;
+        p = nl + 1;
+    }
+    return false;
+}
+
+/* Before checkpoint `gone` (its directory) is deleted: the shared files it uses that no
+ * other completed checkpoint of the job uses are deleted (incremental state; a file
+ * uploaded by a pending checkpoint is in no _metadata yet, and is not in gone's). */
+static void release_shared(ed_coord *c, const char *gone)
+{
+    ed_strbuf mine, others;
+    ed_sb_init(&mine);
+    ed_sb_init(&others);
+    shared_refs(gone, &mine);
+    if (mine.len) {
+        DIR *d = opendir(c->dir);
+        struct dirent *de;
+        char sub[4400];
+        while (d && (de = readdir(d))) {
+            if (strncmp(de->d_name, "chk-", 4)) continue;
+            snprintf(sub, sizeof sub, "%s/%s", c->dir, de->d_name);
+            if (strcmp(sub, gone)) shared_refs(sub, &others);
+        }
+        if (d) closedir(d);
+        for (const char *p = mine.data, *end = p + mine.len; p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!has_line(&others, p, (size_t)(nl - p))) {
+                snprintf(sub, sizeof sub, "%s/shared/%.*s", c->dir, (int)(nl - p), p);
+                unlink(sub);
+            }
+            p = nl + 1;
+        }
+    }
+    ed_sb_free(&mine);
+    ed_sb_free(&others);
+}
+
 /* Writes _metadata; then forgets checkpoints beyond the number retained (never a
- * savepoint). */
+ * savepoint), with the shared files only they used. */
 static int complete(ed_coord *c, pending *p, int64_t now, ed_err *err)
 {
     ed_strbuf m;
@@ -409,6 +473,7 @@ static int complete(ed_coord *c, pending *p, int64_t now, ed_err *err)
         char dir[4096];
         ed_err e = {0};
         dir_of(c, c->kept[0], dir, sizeof dir);
+        release_shared(c, dir);
         ed_remove_tree(dir, &e);
         memmove(c->kept, c->kept + 1, sizeof(int64_t) * (size_t)(--c->nkept));
     }

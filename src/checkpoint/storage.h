@@ -38,6 +38,7 @@ typedef enum ed_ckpt_kind {
     ED_CKPT_OPERATOR_STATE = 2,
     ED_CKPT_KEYED_STATE = 3,
     ED_CKPT_SINK_TXN = 4,
+    ED_CKPT_SHARED_FILE = 5, /* a file of incremental state (runtime/incremental.h) */
 } ed_ckpt_kind;
 
 /* The system calls storage uses; ed_fs_default() is the real one. */

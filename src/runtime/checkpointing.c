@@ -31,11 +31,18 @@
 
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
+#include "../state/rocks.h"
 #include "../state/snapshot.h"
+#include "incremental.h"
 #include "operators.h"
 #include "task.h"
 
-enum { ED_SECTION_KEYED = 1, ED_SECTION_OPERATOR = 2, ED_SECTION_OWN = 3 };
+enum {
+    ED_SECTION_KEYED = 1,
+    ED_SECTION_OPERATOR = 2,
+    ED_SECTION_OWN = 3,
+    ED_SECTION_KEYED_INCREMENTAL = 4, /* incremental.h */
+};
 
 static void put_section(ed_strbuf *out, uint32_t kind, const ed_strbuf *body)
 {
@@ -60,6 +67,25 @@ static void operator_key(const ed_operator *op, char *buf, size_t cap)
         if (*p == '/' || *p == ' ') *p = '_';
 }
 
+/* <dir>/<job>/shared for the checkpoint directory <dir>/<job>/chk-<n>. */
+static void shared_dir_of(const char *chk_dir, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", chk_dir);
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = 0;
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n, "/shared");
+}
+
+/* Whether op checkpoints its keyed state incrementally: RocksDB, the option set, and not a
+ * savepoint (always full and backend-neutral). */
+static bool incremental(ed_task *t, ed_operator *op, int64_t id)
+{
+    return ed_state_backend_is_rocksdb(op->keyed->backend) &&
+           ed_config_get_bool(t->job->cfg, "execution.checkpointing.incremental", false) &&
+           !ed_coord_is_savepoint(t->job->coord, id);
+}
+
 static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char *dir,
                              ed_strbuf *lines, ed_err *err)
 {
@@ -70,9 +96,16 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
     if (op->keyed) {
         if (op->vt->pre_snapshot && op->vt->pre_snapshot(op))
             rc = ed_err_set(err, "%s", op->err.set ? op->err.msg : "snapshot failed");
-        if (!rc) rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
+        bool incr = incremental(t, op, id);
+        if (!rc && incr) {
+            char shared[4200];
+            shared_dir_of(dir, shared, sizeof shared);
+            rc = ed_incr_snapshot(op, t->job->fs, shared, &body, lines, err);
+        } else if (!rc) {
+            rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
+        }
         if (op->vt->post_snapshot) op->vt->post_snapshot(op);
-        if (!rc) put_section(&payload, ED_SECTION_KEYED, &body);
+        if (!rc) put_section(&payload, incr ? ED_SECTION_KEYED_INCREMENTAL : ED_SECTION_KEYED, &body);
     }
     if (!rc && op->op_store) {
         ed_sb_reset(&body);
@@ -379,6 +412,20 @@ int ed_task_restore(ed_task *t, ed_err *err)
                                    &first, &last);
                 rc = ed_state_restore(op->keyed->backend, op->keyed->timers, sec.data, sec.len,
                                       first, last, err);
+            }
+            if (!rc && find_section(payload[x->subtask], plen[x->subtask],
+                                    ED_SECTION_KEYED_INCREMENTAL, &sec)) {
+                if (!op->keyed) {
+                    rc = ed_err_set(err, "operator '%s': the checkpoint has keyed state for it, "
+                                         "but it is not keyed", op->node->name);
+                    break;
+                }
+                int first, last;
+                ed_key_group_range(t->subtask, op->ctx.parallelism, op->ctx.max_parallelism,
+                                   &first, &last);
+                char shared[4200];
+                shared_dir_of(r->dir, shared, sizeof shared);
+                rc = ed_incr_restore(op, sec.data, sec.len, shared, first, last, err);
             }
             if (find_section(payload[x->subtask], plen[x->subtask], ED_SECTION_OPERATOR,
                              &ops[x->subtask]))

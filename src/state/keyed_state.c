@@ -2195,3 +2195,8 @@ int ed_state_rk_store_map_entry(eddy_state *s, int kg, const uint8_t *key, uint3
     ed_rk_map_encode(out, access, mkey, value);
     return ed_rk_put_at(s, kg, key, klen, ns, nslen, s->mkey, mklen, out->data, out->len);
 }
+
+void ed_state_drop_working_set(eddy_state *s)
+{
+    heap_drop_all(s);
+}

@@ -44,7 +44,9 @@ typedef struct ed_rocks ed_rocks;
 typedef struct ed_rk_cf ed_rk_cf;
 
 typedef struct ed_rocks_options {
-    const char *local_dir; /* parent of the working directory; NULL: $TMPDIR or /tmp */
+    const char *local_dir; /* parent of the working directory; NULL: $TMPDIR or /tmp; with
+                            * `existing`, the instance's directory itself */
+    bool existing;         /* open the instance in local_dir with its families (restores) */
     const char *name;      /* part of the working directory's name (operator, subtask) */
     size_t memory;         /* bytes for write buffers and block cache */
     double write_buffer_ratio;
@@ -59,6 +61,30 @@ const char *ed_state_backend_rocksdb_dir(const ed_state_backend *b);
 int ed_state_backend_compact(ed_state_backend *b, ed_err *err);
 /* Number of RocksDB entries (map entries one by one) of s, expired or not: for tests. */
 size_t ed_state_rocksdb_entries(eddy_state *s);
+
+/* ---- incremental checkpoints (runtime/incremental.c) ----------------------------------
+ * A native checkpoint is RocksDB's own: the memtables flushed, the live SST files hard
+ * linked and the small files (MANIFEST, CURRENT, OPTIONS) copied into a new local
+ * directory, which ed_rk_native_free removes. SST files never change, so a file uploaded
+ * once is shared by every later checkpoint that still has it: the instance remembers the
+ * shared name of each local SST file (new ones are named after the instance's random id
+ * and the local name). */
+typedef struct ed_rk_native {
+    char *dir;
+    char **files; /* names in dir */
+    int nfiles;
+} ed_rk_native;
+int ed_rk_native_checkpoint(ed_state_backend *b, ed_rk_native *out, ed_err *err);
+void ed_rk_native_free(ed_rk_native *n);
+const char *ed_rk_instance_id(const ed_state_backend *b);
+const char *ed_rk_shared_name(const ed_state_backend *b, const char *local);
+void ed_rk_set_shared_name(ed_state_backend *b, const char *local, const char *shared);
+/* Restores an instance's files in place: begin closes b's instance (its states let go of
+ * their families; nothing may be written to them until end) and returns its emptied
+ * directory, where the caller puts the files; end opens it with the families it holds,
+ * which states take by name. */
+const char *ed_rk_begin_replace(ed_state_backend *b);
+int ed_rk_end_replace(ed_state_backend *b, ed_err *err);
 
 /* ---- inside src/state ----------------------------------------------------------------- */
 void ed_rk_free(ed_rocks *rk);

@@ -9,6 +9,7 @@
 
 #include <rocksdb/c.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdatomic.h>
@@ -24,7 +25,7 @@
  * the database is open. */
 typedef struct rk_filter_ctx {
     ed_rocks *rk;
-    eddy_state_kind kind;
+    _Atomic int kind; /* eddy_state_kind; 0 until a state takes the family */
     _Atomic int64_t ttl_ms;
     struct rk_filter_ctx *next;
 } rk_filter_ctx;
@@ -63,6 +64,20 @@ struct ed_rocks {
     rk_filter_ctx *filters;
     ed_strbuf key; /* the current key's prefix: kg, key, namespace */
     ed_strbuf ikey; /* scratch for explicit keys */
+    /* families found when an existing instance was opened, until states take them */
+    struct rk_found {
+        char *name;
+        rocksdb_column_family_handle_t *h;
+        rk_filter_ctx *filter;
+    } *found;
+    int nfound;
+    /* incremental checkpoints: which local files are in shared storage, under what name */
+    char id[33]; /* this instance's random id: the prefix of the names it uploads */
+    struct rk_shared {
+        char *local, *shared;
+    } *shared;
+    int nshared;
+    int native_seq;
 };
 
 /* ---- layout ------------------------------------------------------------------------------ */
@@ -235,7 +250,8 @@ static unsigned char ttl_filter(void *st, int level, const char *key, size_t kle
     int64_t ttl = atomic_load_explicit(&f->ctx->ttl_ms, memory_order_relaxed);
     if (now <= 0 || ttl <= 0) return 0;
     const uint8_t *v = (const uint8_t *)val;
-    if (f->ctx->kind != EDDY_STATE_LIST) /* one access time first */
+    if (atomic_load_explicit(&f->ctx->kind, memory_order_relaxed) != EDDY_STATE_LIST)
+        /* one access time first */
         return vlen >= 8 && now - get_i64(v) >= ttl;
     /* a list: keep the elements not expired */
     if (f->cap < vlen) {
@@ -314,10 +330,77 @@ static void remove_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A family's options: the list merge operator (harmless for other kinds) and the TTL
+ * filter with context f. */
+static rocksdb_options_t *family_options(ed_rocks *rk, rk_filter_ctx *f)
+{
+    rocksdb_options_t *o = rocksdb_options_create_copy(rk->opts);
+    rocksdb_options_set_merge_operator(
+        o, rocksdb_mergeoperator_create(NULL, merge_state_free, list_full_merge,
+                                        list_partial_merge, merge_free, list_merge_name));
+    rocksdb_options_set_compaction_filter_factory(
+        o, rocksdb_compactionfilterfactory_create(f, factory_free, filter_create, factory_name));
+    return o;
+}
+
+static rk_filter_ctx *new_filter_ctx(ed_rocks *rk)
+{
+    rk_filter_ctx *f = ed_xcalloc(1, sizeof *f);
+    f->rk = rk;
+    f->next = rk->filters;
+    rk->filters = f;
+    return f;
+}
+
+/* Opens rk->dir: a new instance, or (existing) the one there with its families. */
+static int rk_open_db(ed_rocks *rk, bool existing, ed_err *err)
+{
+    char *e = NULL;
+    if (!existing) {
+        rk->db = rocksdb_open(rk->opts, rk->dir, &e);
+    } else {
+        size_t n = 0;
+        char **names = rocksdb_list_column_families(rk->opts, rk->dir, &n, &e);
+        if (!e) {
+            rocksdb_options_t **opts = ed_xcalloc(n ? n : 1, sizeof *opts);
+            rocksdb_column_family_handle_t **hs = ed_xcalloc(n ? n : 1, sizeof *hs);
+            rk_filter_ctx **fs = ed_xcalloc(n ? n : 1, sizeof *fs);
+            for (size_t i = 0; i < n; i++) {
+                fs[i] = new_filter_ctx(rk);
+                opts[i] = family_options(rk, fs[i]);
+            }
+            rk->db = rocksdb_open_column_families(rk->opts, rk->dir, (int)n,
+                                                  (const char *const *)names,
+                                                  (const rocksdb_options_t *const *)opts, hs, &e);
+            for (size_t i = 0; i < n; i++) {
+                rocksdb_options_destroy(opts[i]);
+                if (!rk->db) continue;
+                if (strcmp(names[i], "default") == 0) {
+                    rocksdb_column_family_handle_destroy(hs[i]);
+                    continue;
+                }
+                rk->found = ed_xrealloc(rk->found, sizeof(*rk->found) * (size_t)(rk->nfound + 1));
+                rk->found[rk->nfound++] = (struct rk_found){ed_xstrdup(names[i]), hs[i], fs[i]};
+            }
+            free(opts);
+            free(hs);
+            free(fs);
+            rocksdb_list_column_families_destroy(names, n);
+        }
+    }
+    if (!rk->db) {
+        ed_err_set(err, "cannot open RocksDB in '%s': %s", rk->dir, e ? e : "unknown error");
+        rocksdb_free(e);
+        return -1;
+    }
+    return 0;
+}
+
+static _Atomic unsigned seq;
+
 int ed_state_backend_use_rocksdb(ed_state_backend *b, const ed_rocks_options *o, ed_err *err)
 {
     ed_assert(!b->rk && b->nstates == 0);
-    static _Atomic unsigned seq;
     const char *parent = o->local_dir && *o->local_dir ? o->local_dir : getenv("TMPDIR");
     if (!parent || !*parent) parent = "/tmp";
     char dir[4096];
@@ -325,11 +408,16 @@ int ed_state_backend_use_rocksdb(ed_state_backend *b, const ed_rocks_options *o,
     snprintf(name, sizeof name, "%s", o->name ? o->name : "state");
     for (char *p = name; *p; p++)
         if (*p == '/' || *p == ' ') *p = '_';
-    snprintf(dir, sizeof dir, "%s/eddy-rocksdb-%d-%u-%s", parent, (int)getpid(),
-             atomic_fetch_add(&seq, 1), name);
-    if (mkdir(parent, 0700) && errno != EEXIST)
-        return ed_err_set(err, "state.backend.rocksdb.localdir '%s': %s", parent, strerror(errno));
-    remove_tree(dir); /* a leftover of an earlier process with the same pid */
+    if (o->existing) {
+        snprintf(dir, sizeof dir, "%s", o->local_dir);
+    } else {
+        snprintf(dir, sizeof dir, "%s/eddy-rocksdb-%d-%u-%s", parent, (int)getpid(),
+                 atomic_fetch_add(&seq, 1), name);
+        if (mkdir(parent, 0700) && errno != EEXIST)
+            return ed_err_set(err, "state.backend.rocksdb.localdir '%s': %s", parent,
+                              strerror(errno));
+        remove_tree(dir); /* a leftover of an earlier process with the same pid */
+    }
 
     ed_rocks *rk = ed_xcalloc(1, sizeof *rk);
     rk->dir = ed_xstrdup(dir);
@@ -359,11 +447,14 @@ int ed_state_backend_use_rocksdb(ed_state_backend *b, const ed_rocks_options *o,
     rocksdb_options_set_max_write_buffer_number(rk->opts, 2);
     rocksdb_options_set_block_based_table_factory(rk->opts, rk->bbto);
 
-    char *e = NULL;
-    rk->db = rocksdb_open(rk->opts, rk->dir, &e);
-    if (!rk->db) {
-        ed_err_set(err, "cannot open RocksDB in '%s': %s", rk->dir, e ? e : "unknown error");
-        rocksdb_free(e);
+    static const char hex[] = "0123456789abcdef";
+    uint64_t r1 = ed_mix64((uint64_t)ed_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)rk);
+    uint64_t r2 = ed_mix64(r1 ^ atomic_load(&seq) ^ (uint64_t)ed_mono_ns());
+    for (int i = 0; i < 16; i++) {
+        rk->id[i] = hex[(r1 >> (4 * i)) & 15];
+        rk->id[16 + i] = hex[(r2 >> (4 * i)) & 15];
+    }
+    if (rk_open_db(rk, o->existing, err)) {
         ed_rk_free(rk);
         return -1;
     }
@@ -376,10 +467,28 @@ int ed_state_backend_use_rocksdb(ed_state_backend *b, const ed_rocks_options *o,
     return 0;
 }
 
+static void rk_close_db(ed_rocks *rk)
+{
+    for (int i = 0; i < rk->nfound; i++) {
+        rocksdb_column_family_handle_destroy(rk->found[i].h);
+        free(rk->found[i].name);
+    }
+    free(rk->found);
+    rk->found = NULL;
+    rk->nfound = 0;
+    if (rk->db) rocksdb_close(rk->db);
+    rk->db = NULL;
+}
+
 void ed_rk_free(ed_rocks *rk)
 {
     if (!rk) return;
-    if (rk->db) rocksdb_close(rk->db);
+    rk_close_db(rk);
+    for (int i = 0; i < rk->nshared; i++) {
+        free(rk->shared[i].local);
+        free(rk->shared[i].shared);
+    }
+    free(rk->shared);
     if (rk->batch) rocksdb_writebatch_destroy(rk->batch);
     if (rk->ro) rocksdb_readoptions_destroy(rk->ro);
     if (rk->wo) rocksdb_writeoptions_destroy(rk->wo);
@@ -446,32 +555,45 @@ int ed_state_backend_compact(ed_state_backend *b, ed_err *err)
 int ed_rk_cf_open(eddy_state *s, ed_err *err)
 {
     ed_rocks *rk = s->b->rk;
+    char name[300];
+    snprintf(name, sizeof name, "s:%s", s->name);
     ed_rk_cf *cf = ed_xcalloc(1, sizeof *cf);
+    for (int i = 0; i < rk->nfound; i++) {
+        if (strcmp(rk->found[i].name, name)) continue;
+        /* a family of the instance opened: the state takes it, with its filter */
+        cf->h = rk->found[i].h;
+        cf->filter = rk->found[i].filter;
+        atomic_store(&cf->filter->kind, (int)s->kind);
+        atomic_store(&cf->filter->ttl_ms, s->has_ttl ? s->ttl.ttl_ms : 0);
+        free(rk->found[i].name);
+        rk->found[i] = rk->found[--rk->nfound];
+        break;
+    }
     ed_sb_init(&cf->val);
     ed_sb_init(&cf->enc);
     ed_sb_init(&cf->it_lo);
     ed_sb_init(&cf->it_hi);
     ed_sb_init(&cf->it_rows);
     cf->map_version = 1;
+    if (cf->h) {
+        s->rk = cf;
+        rk->ncf++;
+        return 0;
+    }
     rocksdb_options_t *o = rocksdb_options_create_copy(rk->opts);
     if (s->kind == EDDY_STATE_LIST)
         rocksdb_options_set_merge_operator(
             o, rocksdb_mergeoperator_create(NULL, merge_state_free, list_full_merge, list_partial_merge,
                                             merge_free, list_merge_name));
     if (s->has_ttl) {
-        rk_filter_ctx *f = ed_xcalloc(1, sizeof *f);
-        f->rk = rk;
-        f->kind = s->kind;
+        rk_filter_ctx *f = new_filter_ctx(rk);
+        atomic_store(&f->kind, (int)s->kind);
         atomic_store(&f->ttl_ms, s->ttl.ttl_ms);
-        f->next = rk->filters;
-        rk->filters = f;
         cf->filter = f;
         rocksdb_options_set_compaction_filter_factory(
             o, rocksdb_compactionfilterfactory_create(f, factory_free, filter_create,
                                                       factory_name));
     }
-    char name[300];
-    snprintf(name, sizeof name, "s:%s", s->name);
     char *e = NULL;
     cf->h = rocksdb_create_column_family(rk->db, o, name, &e);
     rocksdb_options_destroy(o);
@@ -1022,4 +1144,101 @@ bool ed_rk_map_next(eddy_map_iter *it, const eddy_row **key, const eddy_row **va
     if (e) rk_fail(s, "read", e);
     iter_end(cf);
     return false;
+}
+
+/* ---- incremental checkpoints ------------------------------------------------------------------ */
+
+int ed_rk_native_checkpoint(ed_state_backend *b, ed_rk_native *out, ed_err *err)
+{
+    ed_rocks *rk = b->rk;
+    memset(out, 0, sizeof *out);
+    if (ed_rk_flush(rk, err)) return -1;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s.native-%d", rk->dir, rk->native_seq++);
+    remove_tree(dir);
+    char *e = NULL;
+    rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(rk->db, &e);
+    if (cp) {
+        rocksdb_checkpoint_create(cp, dir, 0 /* flush the memtables first */, &e);
+        rocksdb_checkpoint_object_destroy(cp);
+    }
+    if (e) {
+        ed_err_set(err, "RocksDB checkpoint of '%s' failed: %s", rk->dir, e);
+        rocksdb_free(e);
+        remove_tree(dir);
+        return -1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        remove_tree(dir);
+        return ed_err_set(err, "cannot list '%s': %s", dir, strerror(errno));
+    }
+    out->dir = ed_xstrdup(dir);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        out->files = ed_xrealloc(out->files, sizeof(char *) * (size_t)(out->nfiles + 1));
+        out->files[out->nfiles++] = ed_xstrdup(de->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+void ed_rk_native_free(ed_rk_native *n)
+{
+    if (n->dir) remove_tree(n->dir);
+    free(n->dir);
+    for (int i = 0; i < n->nfiles; i++) free(n->files[i]);
+    free(n->files);
+    memset(n, 0, sizeof *n);
+}
+
+const char *ed_rk_instance_id(const ed_state_backend *b)
+{
+    return b->rk->id;
+}
+
+const char *ed_rk_shared_name(const ed_state_backend *b, const char *local)
+{
+    const ed_rocks *rk = b->rk;
+    for (int i = 0; i < rk->nshared; i++)
+        if (strcmp(rk->shared[i].local, local) == 0) return rk->shared[i].shared;
+    return NULL;
+}
+
+void ed_rk_set_shared_name(ed_state_backend *b, const char *local, const char *shared)
+{
+    ed_rocks *rk = b->rk;
+    for (int i = 0; i < rk->nshared; i++)
+        if (strcmp(rk->shared[i].local, local) == 0) {
+            free(rk->shared[i].shared);
+            rk->shared[i].shared = ed_xstrdup(shared);
+            return;
+        }
+    rk->shared = ed_xrealloc(rk->shared, sizeof(*rk->shared) * (size_t)(rk->nshared + 1));
+    rk->shared[rk->nshared++] = (struct rk_shared){ed_xstrdup(local), ed_xstrdup(shared)};
+}
+
+const char *ed_rk_begin_replace(ed_state_backend *b)
+{
+    ed_rocks *rk = b->rk;
+    if (ed_rk_flush(rk, &(ed_err){0})) {
+        /* nothing of the batch matters: the instance is replaced */
+    }
+    for (uint32_t i = 0; i < b->nstates; i++) {
+        ed_state_drop_working_set(b->states[i]);
+        ed_rk_cf_close(b->states[i]);
+    }
+    rk_close_db(rk);
+    remove_tree(rk->dir);
+    mkdir(rk->dir, 0700);
+    return rk->dir;
+}
+
+int ed_rk_end_replace(ed_state_backend *b, ed_err *err)
+{
+    if (rk_open_db(b->rk, true, err)) return -1;
+    for (uint32_t i = 0; i < b->nstates; i++) /* declared states take their families back */
+        if (ed_rk_cf_open(b->states[i], err)) return -1;
+    return 0;
 }

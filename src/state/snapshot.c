@@ -352,11 +352,12 @@ static int sort_by_key_group(writer *w, size_t *nkg)
     return 0;
 }
 
-static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err);
+static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, bool entries, ed_strbuf *out,
+                       ed_err *err);
 
 int ed_state_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err)
 {
-    if (b->rk) return rk_snapshot(b, timers, out, err);
+    if (b->rk) return rk_snapshot(b, timers, true, out, err);
     writer w = {.b = b, .maxp = (uint32_t)b->max_parallelism, .err = err};
     for (uint32_t i = 0; i < b->nstates; i++) {
         eddy_state *s = b->states[i];
@@ -504,7 +505,15 @@ static bool rk_put_entry(ed_strbuf *o, rk_src *r)
     return true;
 }
 
-static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err)
+int ed_state_snapshot_meta(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out,
+                           ed_err *err)
+{
+    ed_assert(b->rk);
+    return rk_snapshot(b, timers, false, out, err);
+}
+
+static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, bool entries, ed_strbuf *out,
+                       ed_err *err)
 {
     if (ed_rk_flush(b->rk, err)) return -1;
     writer w = {.b = b, .maxp = (uint32_t)b->max_parallelism, .err = err};
@@ -522,6 +531,7 @@ static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf 
     rk_src *src = ed_xcalloc(b->nstates ? b->nstates : 1, sizeof *src);
     for (uint32_t i = 0; i < b->nstates; i++) {
         src[i].s = b->states[i];
+        if (!entries) continue; /* have 0: nothing */
         src[i].c = ed_rk_cursor_open(b->states[i], 0, (int)w.maxp);
         rk_advance(&src[i]);
     }
@@ -589,7 +599,7 @@ static int rk_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf 
         if (!rc && src[i].have == 1)
             rc = ed_err_set(err, "state snapshot: state '%s' has key group %d, outside [0, %u)",
                             src[i].s->name, src[i].it.kg, w.maxp);
-        ed_rk_cursor_close(src[i].c);
+        if (src[i].c) ed_rk_cursor_close(src[i].c);
         free(src[i].place);
     }
     free(src);

@@ -31,6 +31,12 @@
  */
 int ed_state_snapshot(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out, ed_err *err);
 
+/* For a RocksDB backend whose entries a checkpoint keeps in RocksDB's own files
+ * (incremental checkpoints): the same snapshot with the descriptors and the timers, and
+ * no entries. Restoring it re-creates the states, which take their column families. */
+int ed_state_snapshot_meta(ed_state_backend *b, ed_timer_service *timers, ed_strbuf *out,
+                           ed_err *err);
+
 /*
  * Restores the entries and timers of key groups [first_kg, last_kg] of the snapshot at
  * snap (len bytes, copied from; the caller keeps it) into b and timers. States are

@@ -255,6 +255,8 @@ int ed_state_rk_store_restored(eddy_state *s, ed_entry *e);
 int ed_state_rk_store_map_entry(eddy_state *s, int kg, const uint8_t *key, uint32_t klen,
                                 const uint8_t *ns, uint32_t nslen, const eddy_row *mkey,
                                 const eddy_row *value, int64_t access);
+/* RocksDB: forgets the working set of s (its entries are all in RocksDB). */
+void ed_state_drop_working_set(eddy_state *s);
 /* The heap backend an operator store keeps its lists and maps in. */
 ed_state_backend *ed_operator_store_backend(ed_operator_store *o);
 
