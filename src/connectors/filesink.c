@@ -146,8 +146,15 @@ static void bucket_of(fs2_state *s, int64_t now_ms)
 static int flush_out(ed_operator *op, fs2_state *s)
 {
     if (!s->out.len || s->fd < 0) return 0;
-    if (ed_conn_write_all(s->fd, s->out.data, s->out.len))
-        return ed_op_fail(op, FS2 ": cannot write '%s': %s", s->cur.tmp, strerror(errno));
+    ed_fs *fs = ed_op_fs(op);
+    for (size_t off = 0; off < s->out.len;) {
+        ssize_t w = fs->write(fs, s->fd, s->out.data + off, s->out.len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return ed_op_fail(op, FS2 ": cannot write '%s': %s", s->cur.tmp,
+                              strerror(w ? errno : EIO));
+        off += (size_t)w;
+    }
     s->cur_bytes += (int64_t)s->out.len;
     ed_sb_reset(&s->out);
     return 0;
@@ -158,9 +165,10 @@ static int roll(ed_operator *op, fs2_state *s)
 {
     if (s->fd < 0) return 0;
     if (flush_out(op, s)) return -1;
-    int rc = fsync(s->fd);
+    ed_fs *fs = ed_op_fs(op);
+    int rc = fs->fsync(fs, s->fd);
     int e = errno;
-    if (close(s->fd) && !rc) {
+    if (fs->close(fs, s->fd) && !rc) {
         rc = -1;
         e = errno;
     }
@@ -187,7 +195,8 @@ static int open_part(ed_operator *op, fs2_state *s)
     if (n1 >= (int)sizeof s->cur.tmp || n2 >= (int)sizeof s->cur.final)
         return ed_op_fail(op, FS2 ": path too long: '%s'", dir);
     s->counter++;
-    s->fd = open(s->cur.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ed_fs *fs = ed_op_fs(op);
+    s->fd = fs->open(fs, s->cur.tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (s->fd < 0) return ed_op_fail(op, FS2 ": cannot create '%s': %s", s->cur.tmp, strerror(errno));
     s->cur_bytes = 0;
     s->cur_opened = ed_op_now(op);
@@ -197,7 +206,8 @@ static int open_part(ed_operator *op, fs2_state *s)
 /* Commits a part file: renames it to its final name; done already is fine. */
 static int commit(ed_operator *op, const part *p)
 {
-    if (rename(p->tmp, p->final) == 0) return 0;
+    ed_fs *fs = ed_op_fs(op);
+    if (fs->rename(fs, p->tmp, p->final) == 0) return 0;
     struct stat st;
     if (errno == ENOENT && stat(p->final, &st) == 0) return 0; /* committed before a restart */
     return ed_op_fail(op, FS2 ": cannot commit '%s': %s", p->tmp, strerror(errno));

@@ -229,6 +229,9 @@ int ed_op_fail(ed_operator *op, const char *fmt, ...) __attribute__((format(prin
 const char *ed_op_param(const ed_operator *op, const char *key, const char *dflt);
 /* The job configuration of the running task. */
 const ed_config *ed_op_config(const ed_operator *op);
+/* The file system the job writes durable files through (checkpoints, committed sink
+ * files): the real one, or a test's that injects faults. */
+struct ed_fs *ed_op_fs(const ed_operator *op);
 /* The output schema of the operator's node, and of its (first) input. */
 const eddy_schema *ed_op_schema(const ed_operator *op);
 const eddy_schema *ed_op_input_schema(const ed_operator *op);
