@@ -28,9 +28,18 @@ static void note_state_error(eddy_ctx *ctx, const char *msg)
     snprintf(ctx->op->note, sizeof ctx->op->note, "%s", msg);
 }
 
+/* The storage under the state failed: the job fails (and restarts from a checkpoint). */
+static void state_storage_failed(eddy_ctx *ctx, const char *msg)
+{
+    ed_operator *op = ctx->op;
+    ed_job_fail(op->task->job, "operator '%s' (subtask %d/%d) failed: %s", op->node->name,
+                op->ctx.subtask + 1, op->ctx.parallelism, msg);
+}
+
 __attribute__((constructor)) static void install_state_hook(void)
 {
     ed_state_error_hook = note_state_error;
+    ed_state_fatal_hook = state_storage_failed;
 }
 
 int64_t ed_op_now(const ed_operator *op)

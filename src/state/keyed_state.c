@@ -193,6 +193,7 @@ static int row_set(ed_spool *pool, ed_entry *e, const void *src, uint32_t n)
 /* ---- errors ------------------------------------------------------------------------------ */
 
 void (*ed_state_error_hook)(eddy_ctx *ctx, const char *msg);
+void (*ed_state_fatal_hook)(eddy_ctx *ctx, const char *msg);
 
 int ed_state_fail(eddy_state *s, const char *fmt, ...)
 {

@@ -159,6 +159,7 @@ static int rk_fail(eddy_state *s, const char *what, char *errmsg)
     ed_state_fail(s, "state '%s': RocksDB %s failed: %s", s->name, what,
                   errmsg ? errmsg : "unknown error");
     rocksdb_free(errmsg);
+    if (ed_state_fatal_hook && s->b->ctx) ed_state_fatal_hook(s->b->ctx, ed_state_error(s));
     return -1;
 }
 

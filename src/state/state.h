@@ -26,6 +26,10 @@ typedef struct ed_state_backend ed_state_backend;
  * layer above can name the failure if the user's function gives up on it. Set once by
  * the runtime; NULL does nothing. */
 extern void (*ed_state_error_hook)(eddy_ctx *ctx, const char *msg);
+/* Called when the storage under the state fails (a RocksDB read or write error): the job
+ * must fail and restart from its latest checkpoint, whatever the user's function does
+ * next. Set once by the runtime; NULL does nothing. */
+extern void (*ed_state_fatal_hook)(eddy_ctx *ctx, const char *msg);
 
 /* ctx is the operator's context, handed to reduce/aggregate functions. */
 ed_state_backend *ed_state_backend_new(int max_parallelism, ed_clock *clock, eddy_ctx *ctx);

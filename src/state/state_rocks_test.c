@@ -189,3 +189,90 @@ ED_TEST(rocksdb_map_iteration_of_a_large_map)
     ED_CHECK_INT(eddy_map_size(m), 5001);
     fx_free(&f);
 }
+
+static int fatal_calls;
+static char fatal_msg[256];
+static void count_fatal(eddy_ctx *ctx, const char *msg)
+{
+    fatal_calls++;
+    snprintf(fatal_msg, sizeof fatal_msg, "%s", msg);
+}
+
+/* A damaged SST file: the read fails with RocksDB's reason, and the runtime's fatal hook
+ * is called (the job fails and restores; a read error never reads as "no value"). */
+ED_TEST(rocksdb_read_errors_are_fatal_not_absent)
+{
+    ed_manual_clock clock;
+    ed_manual_clock_init(&clock, 1000);
+    static int dummy_ctx;
+    ed_state_backend *b = ed_state_backend_new(128, &clock.base, (eddy_ctx *)&dummy_ctx);
+    ed_rocks_options o = {.name = "damaged", .memory = 1 << 20};
+    ed_err err = {0};
+    ED_REQUIRE(ed_state_backend_use_rocksdb(b, &o, &err) == 0);
+    char e[64];
+    eddy_schema *sc = eddy_schema_parse("s STRING", e, sizeof e);
+    eddy_row_builder *rb = eddy_rb_new_schema(sc);
+    eddy_state *s = ed_state_get(
+        b, &(eddy_state_desc){.name = "v", .kind = EDDY_STATE_VALUE, .schema = "s STRING"}, &err);
+    ED_REQUIRE(s);
+    char text[1001];
+    memset(text, 'x', 1000);
+    text[1000] = 0;
+    for (int64_t k = 0; k < 2000; k++) {
+        uint8_t key[8];
+        memcpy(key, &k, 8);
+        ed_state_set_key(b, key, 8, ed_key_group(ed_key_hash(key, 8), 128));
+        eddy_rb_reset(rb);
+        text[k % 1000] = (char)('a' + k % 26);
+        eddy_rb_set_cstr(rb, 0, text);
+        ED_REQUIRE(eddy_value_update(s, eddy_rb_row(rb)) == 0);
+    }
+    ED_REQUIRE(ed_state_backend_compact(b, &err) == 0);
+    /* flip bytes in the middle of every SST file */
+    const char *dir = ed_state_backend_rocksdb_dir(b);
+    DIR *d = opendir(dir);
+    ED_REQUIRE(d);
+    struct dirent *de;
+    int damaged = 0;
+    while ((de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".sst")) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        FILE *f = fopen(path, "r+b");
+        ED_REQUIRE(f);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        for (long at = 4096; at < size / 2; at += 8192) {
+            fseek(f, at, SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, at, SEEK_SET);
+            fputc(c ^ 0x55, f);
+        }
+        fclose(f);
+        damaged++;
+    }
+    closedir(d);
+    ED_REQUIRE(damaged > 0);
+    /* the runtime's hooks expect an operator's context: this one is a stand-in */
+    void (*saved)(eddy_ctx *, const char *) = ed_state_fatal_hook;
+    void (*saved_note)(eddy_ctx *, const char *) = ed_state_error_hook;
+    ed_state_fatal_hook = count_fatal;
+    ed_state_error_hook = NULL;
+    fatal_calls = 0;
+    int failed_reads = 0;
+    for (int64_t k = 0; k < 2000; k++) {
+        uint8_t key[8];
+        memcpy(key, &k, 8);
+        ed_state_set_key(b, key, 8, ed_key_group(ed_key_hash(key, 8), 128));
+        if (!eddy_value_get(s)) failed_reads += ed_state_error(s) != NULL;
+    }
+    ed_state_fatal_hook = saved;
+    ed_state_error_hook = saved_note;
+    ED_CHECK(failed_reads > 0);
+    ED_CHECK_INT(fatal_calls, failed_reads);
+    ED_CHECK_CONTAINS(fatal_msg, "state 'v': RocksDB read failed: Corruption");
+    eddy_rb_free(rb);
+    eddy_schema_free(sc);
+    ed_state_backend_free(b);
+}
