@@ -1414,7 +1414,7 @@ ED_TEST(filesystem_source_refuses_other_files_and_bad_state)
 {
     char dir[] = "/tmp/eddy_fs_refuse_test.XXXXXX";
     ED_REQUIRE(mkdtemp(dir));
-    char in[600], ck[700], chk[800], other[700], bad[800], file[900];
+    char in[600], ck[700], chk[800], other[700], bad[820], file[900];
     write_inputs(dir, in, sizeof in);
     snprintf(ck, sizeof ck, "%s/ck", dir);
     ED_REQUIRE(checkpoint_at(csv_source, in, 2, ck, NULL, chk, sizeof chk));
@@ -1440,8 +1440,9 @@ ED_TEST(filesystem_source_refuses_other_files_and_bad_state)
     free(err);
     write_ids(in, "c.csv", 60000, RS_N);
 
-    /* damaged state (framed and checksummed anew, so that storage does not catch it) */
-    snprintf(bad, sizeof bad, "%s/bad", dir);
+    /* damaged state (framed and checksummed anew, so that storage does not catch it); a
+     * sibling of the checkpoint, so that it shares its incremental state's files */
+    snprintf(bad, sizeof bad, "%s-bad", chk);
     copy_dir(chk, bad);
     snprintf(file, sizeof file, "%s/file-1", bad);
     ED_REQUIRE(edit_own_state(file, set_version_9));

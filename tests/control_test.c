@@ -437,6 +437,51 @@ ED_TEST(savepoint_of_a_running_job_restores_to_the_uninterrupted_result)
     free(expect);
 }
 
+/* A savepoint taken at parallelism 2 restores at 1 and at 4: keyed sums redistributed by
+ * key group, the source's splits dealt anew, the sink's pending files committed by their
+ * new owners; the output is the uninterrupted result. */
+ED_TEST(savepoint_at_parallelism_2_restores_at_1_and_at_4)
+{
+    static const char *const restore_p[] = {"1", "4"};
+    for (int r = 0; r < 2; r++) {
+        job j;
+        char name[32], rel[64];
+        snprintf(name, sizeof name, "rescale-%s", restore_p[r]);
+        job_init(&j, name);
+        char out[PATH_MAX], spdir[PATH_MAX];
+        snprintf(rel, sizeof rel, "out-rescale-%s", restore_p[r]);
+        scratch_path(out, sizeof out, rel);
+        snprintf(rel, sizeof rel, "savepoints-rescale-%s", restore_p[r]);
+        scratch_path(spdir, sizeof spdir, rel);
+        ED_REQUIRE(job_start(&j, out, "parallelism.default=2", NULL));
+        proc p;
+        EDDY_CTL(&p, &j, "savepoint", j.id, spdir);
+        CHECK_EXIT(&p, 0);
+        char path[PATH_MAX + 64];
+        size_t n;
+        char **lines = split_lines(p.out, &n);
+        check_savepoint_line(n > 2 ? lines[2] : NULL, spdir, j.id, path, sizeof path);
+        free_lines(lines, n);
+        proc_free(&p);
+        EDDY_CTL(&p, &j, "cancel", j.id);
+        CHECK_EXIT(&p, 0);
+        proc_free(&p);
+        proc_wait(&j.p, TIMEOUT_MS);
+        proc_free(&j.p);
+
+        proc q;
+        eddy_in(&q, NULL, j.env, "run", "-p", restore_p[r], "-s", path, SUM_JOB, input_file(),
+                out, (const char *)NULL);
+        CHECK_EXIT(&q, 0);
+        proc_free(&q);
+        char *got = committed(out), *expect = sums_of_prefix(LINES);
+        ED_REQUIRE(got);
+        CHECK_TEXT(got, expect);
+        free(got);
+        free(expect);
+    }
+}
+
 /* ---- stop --------------------------------------------------------------------------------- */
 
 ED_TEST(stop_then_run_from_the_savepoint_gives_the_uninterrupted_result)

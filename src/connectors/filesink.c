@@ -288,13 +288,14 @@ static void fs2_notify(ed_operator *op, int64_t id)
     s->nparts = n;
 }
 
-/* Deletes this subtask's in-progress files under dir that no checkpoint knows. */
-static void clean_stray(fs2_state *s, const char *dir, int depth)
+/* Deletes subtask `sub`'s in-progress files under dir that no checkpoint knows; raises
+ * *next past every part number of sub's files there (committed or not). */
+static void clean_stray(int sub, const char *dir, int depth, uint64_t *next)
 {
     DIR *d = opendir(dir);
     if (!d) return;
     char prefix[64];
-    snprintf(prefix, sizeof prefix, ".part-%d-", s->subtask);
+    snprintf(prefix, sizeof prefix, ".part-%d-", sub);
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
@@ -303,42 +304,60 @@ static void clean_stray(fs2_state *s, const char *dir, int depth)
         struct stat st;
         if (lstat(p, &st)) continue;
         if (S_ISDIR(st.st_mode) && depth == 0) {
-            clean_stray(s, p, 1);
-        } else if (S_ISREG(st.st_mode) && !strncmp(de->d_name, prefix, strlen(prefix)) &&
-                   strstr(de->d_name, ".inprogress")) {
-            unlink(p);
+            clean_stray(sub, p, 1, next);
+            continue;
         }
+        if (!S_ISREG(st.st_mode)) continue;
+        const char *name = de->d_name + (de->d_name[0] == '.');
+        int who;
+        unsigned long long n;
+        if (sscanf(name, "part-%d-%llu", &who, &n) == 2 && who == sub && n + 1 > *next)
+            *next = n + 1;
+        if (!strncmp(de->d_name, prefix, strlen(prefix)) && strstr(de->d_name, ".inprogress"))
+            unlink(p);
     }
     closedir(d);
 }
 
+/* Restores at any parallelism, as Flink's FileSink: the state of old subtask k (the part
+ * files it pre-committed, and its in-progress files written after the checkpoint) is taken
+ * over by new subtask k % p, which commits those files and deletes those in progress. A
+ * subtask numbers its new part files past every file of its number already there. */
 static int fs2_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
 {
     fs2_state *s = op->state;
-    if (nold != op->ctx.parallelism)
-        return ed_op_fail(op, FS2 ": part files were written at parallelism %d; this sink runs "
-                              "with %d (it restores at its own parallelism)",
-                          nold, op->ctx.parallelism);
-    const ed_snapshot_ref *r = &old[op->ctx.subtask];
-    const uint8_t *p = r->data;
-    uint32_t head[2];
-    if (r->len < 16) return ed_op_fail(op, FS2 ": the checkpointed sink state does not fit");
-    memcpy(head, p, 8);
-    size_t need = 16 + (size_t)head[1] * (8 + 2 * PATH_MAX);
-    if (head[0] != 1 || r->len != need)
-        return ed_op_fail(op, FS2 ": the checkpointed sink state does not fit");
-    memcpy(&s->counter, p + 8, 8);
-    p += 16;
-    /* everything the checkpoint recorded was pre-committed: commit it now */
-    for (uint32_t i = 0; i < head[1]; i++, p += 8 + 2 * PATH_MAX) {
-        part x;
-        memcpy(&x.ckpt, p, 8);
-        memcpy(x.tmp, p + 8, PATH_MAX);
-        memcpy(x.final, p + 8 + PATH_MAX, PATH_MAX);
-        x.tmp[PATH_MAX - 1] = x.final[PATH_MAX - 1] = 0;
-        if (commit(op, &x)) return -1;
+    int p = op->ctx.parallelism;
+    uint64_t next = 0;
+    for (int k = op->ctx.subtask; k < nold; k += p) {
+        const ed_snapshot_ref *r = &old[k];
+        const uint8_t *at = r->data;
+        uint32_t head[2];
+        if (!at || r->len < 16)
+            return ed_op_fail(op, FS2 ": the checkpointed state of subtask %d/%d does not fit",
+                              k + 1, nold);
+        memcpy(head, at, 8);
+        size_t need = 16 + (size_t)head[1] * (8 + 2 * PATH_MAX);
+        if (head[0] != 1 || head[1] > r->len / (8 + 2 * PATH_MAX) || r->len != need)
+            return ed_op_fail(op, FS2 ": the checkpointed state of subtask %d/%d does not fit",
+                              k + 1, nold);
+        uint64_t counter;
+        memcpy(&counter, at + 8, 8);
+        if (counter > next) next = counter;
+        at += 16;
+        /* everything the checkpoint recorded was pre-committed: commit it now */
+        for (uint32_t i = 0; i < head[1]; i++, at += 8 + 2 * PATH_MAX) {
+            part x;
+            memcpy(&x.ckpt, at, 8);
+            memcpy(x.tmp, at + 8, PATH_MAX);
+            memcpy(x.final, at + 8 + PATH_MAX, PATH_MAX);
+            x.tmp[PATH_MAX - 1] = x.final[PATH_MAX - 1] = 0;
+            if (commit(op, &x)) return -1;
+        }
+        uint64_t ignored = 0;
+        if (k != s->subtask) clean_stray(k, s->o.path, 0, &ignored);
     }
-    clean_stray(s, s->o.path, 0);
+    clean_stray(s->subtask, s->o.path, 0, &next);
+    s->counter = next;
     return 0;
 }
 
