@@ -28,6 +28,6 @@ build build && run_suite "release" build
 build build-asan -DEDDY_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite "asan+ubsan" build-asan
 build build-tsan -DEDDY_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_suite "tsan (runtime and jobs)" build-tsan -L 'runtime|tests|api|connectors'
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" run_suite "tsan (runtime and jobs)" build-tsan -L 'runtime|tests|api|connectors'
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -212,10 +212,9 @@ ED_TEST(incremental_checkpoints_share_files_and_delete_the_unused)
         char chk[600], meta[700];
         snprintf(chk, sizeof chk, "%s/inc/chk-%d", dir, round + 1);
         snprintf(meta, sizeof meta, "%s/_metadata", chk);
-        for (int i = 0; i < 4000 && !exists(meta); i++) {
-            eddy_env_advance_clock(env, 100);
-            nap(2);
-        }
+        /* exactly one interval: one checkpoint, after this round's lines */
+        eddy_env_advance_clock(env, 1000);
+        for (int i = 0; i < 10000 && !exists(meta); i++) nap(2);
         ED_REQUIRE(exists(meta));
         ed_sb_reset(&cur);
         refs_of(chk, &cur);
