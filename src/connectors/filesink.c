@@ -361,13 +361,15 @@ static int fs2_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
     return 0;
 }
 
-/* Bounded input is over: the job ends successfully, so everything is committed. */
+/* Bounded input is over: the files are committed when the whole job has finished - not
+ * now, as another task may still fail and the job restart from a checkpoint before this
+ * subtask's end (the files would then be written again). */
 static int fs2_end_input(ed_operator *op, int input)
 {
     fs2_state *s = op->state;
     if (roll(op, s)) return -1;
     for (int i = 0; i < s->nparts; i++)
-        if (commit(op, &s->parts[i])) return -1;
+        ed_op_commit_at_end(op, s->parts[i].tmp, s->parts[i].final);
     s->nparts = 0;
     return 0;
 }

@@ -12,9 +12,11 @@
  * A job that may be asked for savepoints (one run by `eddy run`) always has a checkpoint
  * coordinator; without execution.checkpointing.interval it triggers nothing by itself.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
@@ -328,6 +330,28 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
     return 0;
 }
 
+void ed_job_commit_at_end(ed_job *job, const char *from, const char *to)
+{
+    pthread_mutex_lock(&job->mu);
+    job->final_commits = ed_xrealloc(job->final_commits, sizeof(*job->final_commits) *
+                                                             (size_t)(job->nfinal_commits + 1));
+    job->final_commits[job->nfinal_commits++] =
+        (struct ed_final_commit){ed_xstrdup(from), ed_xstrdup(to)};
+    pthread_mutex_unlock(&job->mu);
+}
+
+/* The job succeeded: the sinks' last files become visible (a rename done already, by an
+ * earlier attempt of the same commit, is fine). */
+static void run_final_commits(ed_job *job)
+{
+    for (int i = 0; i < job->nfinal_commits; i++) {
+        const struct ed_final_commit *c = &job->final_commits[i];
+        struct stat st;
+        if (job->fs->rename(job->fs, c->from, c->to) && !(errno == ENOENT && stat(c->to, &st) == 0))
+            ed_job_fail(job, "cannot commit '%s': %s", c->from, strerror(errno));
+    }
+}
+
 int ed_job_run(ed_job *job)
 {
     int64_t start = ed_mono_ns();
@@ -359,6 +383,7 @@ int ed_job_run(ed_job *job)
         job->coord_started = false;
     }
     double secs = (double)(ed_mono_ns() - start) / 1e9;
+    if (!job->err.set && !atomic_load(&job->cancel)) run_final_commits(job);
     if (job->err.set) return -1;
     if (atomic_load(&job->cancel)) {
         ed_err_set(&job->err, "job '%s' was cancelled", job->name);
@@ -448,6 +473,11 @@ void ed_job_destroy(ed_job *job)
     free(job->tasks);
     ed_coord_free(job->coord);
     ed_job_free_restore(job);
+    for (int i = 0; i < job->nfinal_commits; i++) {
+        free(job->final_commits[i].from);
+        free(job->final_commits[i].to);
+    }
+    free(job->final_commits);
     pthread_mutex_destroy(&job->coord_mu);
     pthread_cond_destroy(&job->coord_cv);
     ed_job_graph_free(&job->jg);

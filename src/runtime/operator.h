@@ -232,6 +232,9 @@ const ed_config *ed_op_config(const ed_operator *op);
 /* The file system the job writes durable files through (checkpoints, committed sink
  * files): the real one, or a test's that injects faults. */
 struct ed_fs *ed_op_fs(const ed_operator *op);
+/* Renames from to `to` once the whole job has finished successfully (ed_job_commit_at_end):
+ * a sink's last files at the end of its bounded input. */
+void ed_op_commit_at_end(const ed_operator *op, const char *from, const char *to);
 /* The output schema of the operator's node, and of its (first) input. */
 const eddy_schema *ed_op_schema(const ed_operator *op);
 const eddy_schema *ed_op_input_schema(const ed_operator *op);

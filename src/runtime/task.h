@@ -94,6 +94,12 @@ struct ed_job {
     _Atomic bool cancel;
     pthread_mutex_t mu;
     ed_err err; /* the first failure */
+    /* guarded by mu: renames that commit a sink's last files once the whole job has
+     * finished (a bounded input's end is not the job's: another task may still fail) */
+    struct ed_final_commit {
+        char *from, *to;
+    } *final_commits;
+    int nfinal_commits;
     char *name;
     ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
     struct ed_coord *coord; /* checkpointing, or NULL */
@@ -155,6 +161,9 @@ void ed_job_destroy(ed_job *job);
 
 /* Records the failure of a task (first wins) and cancels the job. */
 void ed_job_fail(ed_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Renames from to `to` once every task of the job has finished and the job succeeded;
+ * forgotten when it fails (the restore then cleans the file away). Any thread. */
+void ed_job_commit_at_end(ed_job *job, const char *from, const char *to);
 /* Posts a mail to a task; runs on the task's thread between records. Any thread. */
 void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg);
 
