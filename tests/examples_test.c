@@ -861,12 +861,20 @@ static void latest_checkpoint(const char *root, char *out, size_t cap)
     closedir(d);
 }
 
-ED_TEST(exactly_once_sum_survives_kill_9)
+/* rocks: RocksDB with incremental checkpoints, its working directories in the scratch
+ * directory (a killed process leaves its own behind). */
+static void check_kill_9(bool rocks)
 {
     char in[PATH_MAX], out[PATH_MAX], ck[PATH_MAX], root[PATH_MAX + 32];
-    scratch_path(in, sizeof in, "eos-in.csv");
-    scratch_path(out, sizeof out, "eos-out");
-    scratch_path(ck, sizeof ck, "eos-ck");
+    scratch_path(in, sizeof in, rocks ? "eos-rocks-in.csv" : "eos-in.csv");
+    scratch_path(out, sizeof out, rocks ? "eos-rocks-out" : "eos-out");
+    scratch_path(ck, sizeof ck, rocks ? "eos-rocks-ck" : "eos-ck");
+    char local[PATH_MAX], lflag[PATH_MAX + 64];
+    scratch_path(local, sizeof local, "eos-rocks-local");
+    snprintf(lflag, sizeof lflag, "state.backend.rocksdb.localdir=%s", local);
+    const char *backend = rocks ? "state.backend.type=rocksdb" : "state.backend.type=hashmap";
+    const char *incremental = rocks ? "execution.checkpointing.incremental=true"
+                                    : "execution.checkpointing.incremental=false";
     snprintf(root, sizeof root, "%s/Exactly-Once_Sum", ck);
     sbuf data = {0};
     uint64_t x = 12345;
@@ -883,8 +891,8 @@ ED_TEST(exactly_once_sum_survives_kill_9)
     /* the first run, throttled, killed once two checkpoints are complete */
     const char *argv[] = {EDDY, "run", "-D", "log.level=WARN", "-D",
                           "execution.checkpointing.interval=200ms", "-D", dflag, "-D",
-                          "execution.checkpointing.num-retained=3", EXACTLY_ONCE_SUM, in, out,
-                          "8000", NULL};
+                          "execution.checkpointing.num-retained=3", "-D", backend, "-D",
+                          incremental, "-D", lflag, EXACTLY_ONCE_SUM, in, out, "8000", NULL};
     proc p;
     ED_REQUIRE(proc_start(&p, (char *const *)argv, NULL, NULL) == 0);
     char chk[PATH_MAX + 64] = "";
@@ -902,7 +910,8 @@ ED_TEST(exactly_once_sum_survives_kill_9)
 
     /* started again from its latest checkpoint, at full speed */
     proc q;
-    EDDY_RUN(&q, "run", "-D", "log.level=WARN", "-s", chk, EXACTLY_ONCE_SUM, in, out);
+    EDDY_RUN(&q, "run", "-D", "log.level=WARN", "-D", backend, "-D", lflag, "-s", chk,
+             EXACTLY_ONCE_SUM, in, out);
     CHECK_EXIT(&q, 0);
     proc_free(&q);
     char *got = committed(out), *want = expected_sums(in);
@@ -911,3 +920,6 @@ ED_TEST(exactly_once_sum_survives_kill_9)
     free(got);
     free(want);
 }
+
+ED_TEST(exactly_once_sum_survives_kill_9) { check_kill_9(false); }
+ED_TEST(exactly_once_sum_survives_kill_9_on_rocksdb_incremental) { check_kill_9(true); }
