@@ -39,6 +39,7 @@ typedef enum ed_ckpt_kind {
     ED_CKPT_KEYED_STATE = 3,
     ED_CKPT_SINK_TXN = 4,
     ED_CKPT_SHARED_FILE = 5, /* a file of incremental state (runtime/incremental.h) */
+    ED_CKPT_CHANNEL_STATE = 6, /* a task's in-flight data (runtime/unaligned.c) */
 } ed_ckpt_kind;
 
 /* The system calls storage uses; ed_fs_default() is the real one. */

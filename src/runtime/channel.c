@@ -70,18 +70,21 @@ static inline void cpu_relax(void)
  * futex wake per buffer would cost more than the wait. */
 #define ED_SPIN_NS 20000
 
+ed_buffer *ed_buffer_new(uint32_t cap)
+{
+    ed_buffer *b = malloc(sizeof(ed_buffer) + cap);
+    if (!b) return NULL;
+    b->pool = NULL;
+    b->cap = cap;
+    b->len = 0;
+    b->next = NULL;
+    return b;
+}
+
 ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
 {
-    if (ED_UNLIKELY(need > p->seg)) {
-        /* A record larger than a buffer travels alone in a one-off buffer. */
-        ed_buffer *b = malloc(sizeof(ed_buffer) + need);
-        if (!b) return NULL;
-        b->pool = NULL;
-        b->cap = need;
-        b->len = 0;
-        b->next = NULL;
-        return b;
-    }
+    /* A record larger than a buffer travels alone in a one-off buffer. */
+    if (ED_UNLIKELY(need > p->seg)) return ed_buffer_new(need);
     if (!atomic_load_explicit(&p->nfree, memory_order_relaxed)) {
         int64_t until = ed_mono_ns() + ED_SPIN_NS;
         while (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && ed_mono_ns() < until)
@@ -137,13 +140,29 @@ void ed_channel_init(ed_channel *c, int capacity, ed_gate *gate, int input)
 {
     memset(c, 0, sizeof(*c));
     uint32_t cap = 2;
-    while (cap < (uint32_t)capacity + 1) cap <<= 1;
+    while (cap < (uint32_t)capacity + 1 + ED_RING_SPARE) cap <<= 1;
     c->mask = cap - 1;
     c->ring = ed_xcalloc(cap, sizeof(ed_buffer *));
     c->gate = gate;
     c->input = input;
     c->watermark = INT64_MIN;
     c->aligned = true;
+}
+
+void ed_channel_reserve(ed_channel *c, int extra)
+{
+    uint32_t head = atomic_load(&c->head), tail = atomic_load(&c->tail);
+    uint32_t used = tail - head, cap = c->mask + 1, want = cap + (uint32_t)extra;
+    if (want <= cap) return;
+    uint32_t ncap = cap;
+    while (ncap < want) ncap <<= 1;
+    ed_buffer **ring = ed_xcalloc(ncap, sizeof(ed_buffer *));
+    for (uint32_t i = 0; i < used; i++) ring[i] = c->ring[(head + i) & c->mask];
+    free(c->ring);
+    c->ring = ring;
+    c->mask = ncap - 1;
+    atomic_store(&c->head, 0);
+    atomic_store(&c->tail, used);
 }
 
 void ed_channel_destroy(ed_channel *c)
@@ -191,6 +210,7 @@ void ed_gate_destroy(ed_gate *g)
 void ed_gate_add(ed_gate *g, ed_channel *c)
 {
     g->ch = ed_xrealloc(g->ch, sizeof(ed_channel *) * (size_t)(g->n + 1));
+    c->index = g->n;
     g->ch[g->n++] = c;
 }
 

@@ -19,7 +19,7 @@
  *   RECORD:    int64 timestamp, then the row (its own size header)
  *   WATERMARK: int64 watermark
  *   STATUS:    int64 1 = idle, 0 = active (watermark status)
- *   BARRIER:   int64 checkpoint id
+ *   BARRIER:   int64 checkpoint id, int64 when the checkpoint was triggered (job clock, ms)
  *   END:       nothing (end of this channel's input)
  *
  * A record sent by key (HASH partitioning) is tagged RECORD_KEYED and carries the hash
@@ -30,6 +30,13 @@
  *
  * An element of ED_EL_LEN_BIG bytes or more (a record larger than 16 MiB) has length
  * ED_EL_LEN_BIG and is the last element of its buffer: it ends where the buffer does.
+ *
+ * Unaligned checkpoints (task.c, unaligned.c) let a barrier overtake the buffers queued
+ * before it: the producer still writes the barrier in band, pushes it at once and then
+ * announces it (channel.announced, gate.announce); the consumer, told so, looks for it
+ * in the ring ahead of its read position and takes what lies before it as in-flight
+ * data, without reading it yet. Announcing costs two atomic operations per barrier and
+ * channel; nothing is added per record.
  */
 #ifndef ED_CHANNEL_H
 #define ED_CHANNEL_H
@@ -97,21 +104,36 @@ struct ed_pool {
     void *mem;             /* all buffers in one allocation */
 };
 
+/* Room kept in every ring beyond its producer's pool: a barrier of an unaligned
+ * checkpoint does not wait for a pooled buffer but takes one of its own (ed_buffer_new)
+ * when the pool is empty, and such buffers go through the ring too. */
+#define ED_RING_SPARE 16
+
 /* Makes n buffers of seg bytes. 0, or -1 when memory is short. */
 int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel);
 void ed_pool_destroy(ed_pool *p);
 /* A buffer with room for at least `need` bytes; blocks while the pool is empty. NULL when
  * the job is cancelled while waiting (or memory for an oversized buffer is short). */
 ed_buffer *ed_pool_get(ed_pool *p, uint32_t need);
+/* A buffer of its own (not pooled) with room for cap bytes, freed by ed_buffer_put; NULL
+ * when memory is short. */
+ed_buffer *ed_buffer_new(uint32_t cap);
 void ed_buffer_put(ed_buffer *b);
+/* Free buffers of the pool now (another thread may return more at any time). */
+static inline int ed_pool_free_now(ed_pool *p)
+{
+    return atomic_load_explicit(&p->nfree, memory_order_relaxed);
+}
 int ed_pool_max_in_use(ed_pool *p);
 
 typedef struct ed_gate ed_gate;
+struct ed_writer;
 
 typedef struct ed_channel {
     /* producer side */
     _Alignas(64) _Atomic uint32_t tail;
     ed_buffer *cur;
+    _Atomic int64_t announced; /* the newest barrier pushed and announced (0: none) */
     /* consumer side */
     _Alignas(64) _Atomic uint32_t head;
     ed_buffer *rd;
@@ -119,18 +141,36 @@ typedef struct ed_channel {
     int64_t watermark;
     bool ended;
     bool idle; /* its producer declared itself idle: left out of the watermark */
-    bool blocked; /* its checkpoint barrier arrived: not read until the task is aligned */
+    bool blocked; /* its checkpoint barrier arrived: not read until the task is aligned
+                   * (or, held_id, until the task's current checkpoint is complete) */
     bool aligned; /* counts in the task's watermark (false while idle, and after resuming
                    * until its watermark has caught up with the task's) */
+    bool recording; /* what is read from it is in-flight data of an unaligned checkpoint */
     int input; /* logical input index at the consumer's head operator */
+    int index; /* its position in the gate */
+    int64_t bar_id;  /* the newest checkpoint barrier it delivered, in band or seen ahead */
+    int64_t held_id; /* a newer barrier read in band while the task's current checkpoint
+                      * still waits for other channels: the channel is blocked behind it */
+    int64_t held_ts;
     /* fixed */
     _Alignas(64) uint32_t mask;
     ed_buffer **ring;
     ed_gate *gate;
+    const struct ed_writer *src; /* its producer's writer (names it in a checkpoint) */
 } ed_channel;
 
-/* capacity: the most buffers ever in flight on it (its producer's pool size). */
+/* capacity: the most buffers ever in flight on it (its producer's pool size; the ring
+ * keeps ED_RING_SPARE more). */
 void ed_channel_init(ed_channel *c, int capacity, ed_gate *gate, int input);
+/* Makes room for `extra` more buffers in the ring. Only before its producer and consumer
+ * run (a restore puts in-flight data in front of what the producer will send). */
+void ed_channel_reserve(ed_channel *c, int extra);
+/* Whether the ring has room for a buffer beyond those of the pool (producer side). */
+static inline bool ed_channel_has_spare(const ed_channel *c)
+{
+    uint32_t t = atomic_load_explicit(&c->tail, memory_order_relaxed);
+    return t - atomic_load_explicit(&c->head, memory_order_acquire) < c->mask;
+}
 void ed_channel_destroy(ed_channel *c); /* returns buffers still held to their pools */
 
 /* Producer: hands a filled buffer to the consumer. Never blocks: the ring holds every
@@ -161,6 +201,7 @@ struct ed_gate {
     pthread_cond_t cv;
     _Atomic int sleeping;
     _Atomic int pending; /* mails or other reasons to wake */
+    _Atomic uint32_t announce; /* bumped when a producer announces a barrier */
 };
 
 void ed_gate_init(ed_gate *g);

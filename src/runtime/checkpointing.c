@@ -1,13 +1,18 @@
 /*
  * checkpointing.c - Chandy-Lamport barrier snapshots, the runtime's side.
  *
- * The coordinator thread triggers checkpoint n by posting a mail to every source task.
- * A source task, between two batches, snapshots its chain, sends barrier n down every
- * output channel (in band, after everything it emitted before) and acknowledges. A task
- * with inputs, in exactly-once mode, stops reading a channel once barrier n arrived on
- * it (alignment); when the barrier has come on every live channel it snapshots its
- * chain, forwards the barrier, acknowledges and reads on. Its state then reflects exactly
- * the records before the barriers. In at-least-once mode channels are not blocked.
+ * The coordinator thread triggers checkpoint n by posting a mail to every source task
+ * (that has not finished: see "finished tasks" below). A source task, between two
+ * batches, sends barrier n down every output channel (in band, after everything it
+ * emitted before), snapshots its chain and acknowledges - the barrier first, as Flink
+ * does: the task processes nothing in between, so the snapshot is still that of the
+ * records before the barrier, and the tasks downstream need not wait for its files. A
+ * task with inputs, in exactly-once mode, stops reading a channel once barrier n arrived
+ * on it (alignment); when the barrier has come on every live channel it forwards the
+ * barrier, snapshots its chain, acknowledges and reads on. Its state then reflects
+ * exactly the records before the barriers. In at-least-once mode channels are not
+ * blocked. Unaligned checkpoints (task.c, unaligned.c) snapshot at the first barrier and
+ * acknowledge, with the in-flight data, at the last.
  *
  * A snapshot of an operator subtask is one checkpoint file, chk-<n>/<operator>-<subtask>,
  * holding sections: its keyed state and timers (state/snapshot.h), its operator and
@@ -25,9 +30,11 @@
  *
  *   section: uint32 kind | uint32 0 | uint64 length | bytes, padded to 8
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
@@ -141,61 +148,97 @@ static void notify_complete(ed_task *t, void *arg)
             t->ops[i].vt->notify_checkpoint_complete(&t->ops[i], id);
 }
 
-int ed_task_checkpoint(ed_task *t, int64_t id)
+void ed_task_decline(ed_task *t, int64_t id, const char *reason)
+{
+    pthread_mutex_lock(&t->job->fin_mu);
+    if (id > t->acked_id) t->acked_id = id;
+    pthread_mutex_unlock(&t->job->fin_mu);
+    if (ed_coord_decline(t->job->coord, id, reason))
+        ed_job_fail(t->job, "checkpoint %lld failed and no more failed checkpoints are "
+                            "tolerated: %s", (long long)id, reason);
+}
+
+int ed_task_snapshot(ed_task *t, int64_t id, bool unaligned, ed_strbuf *lines)
 {
     ed_job *job = t->job;
     ed_coord *c = job->coord;
-    if (!c) return 0;
     ed_ckpt_props props = ed_coord_props(c, id);
     if (props.stop) t->stop_id = id; /* even when it declines: the outcome says what next */
     char dir[4096];
     ed_coord_chk_dir(c, id, dir, sizeof dir);
-    ed_strbuf lines;
-    ed_sb_init(&lines);
-    ed_err err = {0};
-    for (int i = 0; i < t->nops; i++) {
-        if (snapshot_operator(t, &t->ops[i], id, dir, &lines, &err)) {
-            ed_log(ED_WARN, "checkpoint", "checkpoint %lld: task '%s' cannot snapshot: %s",
-                   (long long)id, t->name, err.msg);
-            ed_sb_free(&lines);
-            if (ed_coord_decline(c, id, err.msg))
-                ed_job_fail(job, "checkpoint %lld failed and no more failed checkpoints are "
-                                 "tolerated: %s", (long long)id, err.msg);
-            /* the barrier still goes on, so that downstream tasks do not wait for it */
-            for (int w = 0; w < t->nwriters; w++)
-                if (ed_writer_broadcast_element(t->writers[w], ED_EL_BARRIER, id)) return -1;
-            return 0;
-        }
-    }
+    /* As Flink, the barrier goes on first: the task processes nothing until its snapshot is
+     * taken, so the snapshot is still that of the records before the barrier, and the tasks
+     * downstream do not wait for this one's files to be written. */
     for (int w = 0; w < t->nwriters; w++)
-        if (ed_writer_broadcast_element(t->writers[w], ED_EL_BARRIER, id)) {
-            ed_sb_free(&lines);
-            return -1;
-        }
+        if (ed_writer_barrier(t->writers[w], id, t->ckpt_ts, unaligned)) return -1;
     for (int w = 0; w < t->nwriters; w++) ed_writer_flush(t->writers[w]);
     t->dirty = false;
-    int rc = ed_coord_ack(c, id, lines.data, job->clock->now_ms(job->clock), &err);
-    ed_sb_free(&lines);
-    if (rc == 1) {
-        if (props.savepoint)
-            ed_log(ED_INFO, "checkpoint", "savepoint %lld of job '%s' complete: %s",
-                   (long long)id, job->name, dir);
-        else
-            ed_log(ED_INFO, "checkpoint", "checkpoint %lld of job '%s' complete", (long long)id,
-                   job->name);
-        if (!props.savepoint || props.stop) /* an intermediate savepoint commits nothing */
-            for (int k = 0; k < job->ntasks; k++)
-                ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
-    } else if (rc < 0 && err.set) {
-        ed_log(ED_WARN, "checkpoint", "checkpoint %lld: %s", (long long)id, err.msg);
+    ed_err err = {0};
+    for (int i = 0; i < t->nops; i++) {
+        if (snapshot_operator(t, &t->ops[i], id, dir, lines, &err)) {
+            ed_log(ED_WARN, "checkpoint", "checkpoint %lld: task '%s' cannot snapshot: %s",
+                   (long long)id, t->name, err.msg);
+            ed_task_decline(t, id, err.msg);
+            return 1;
+        }
     }
     return 0;
+}
+
+/* Checkpoint id is acknowledged: rc is ed_coord_ack's. The task that completed it says so
+ * and tells every task (two-phase-commit sinks commit). */
+static void acknowledged(ed_job *job, int64_t id, int rc, const ed_err *err)
+{
+    ed_coord *c = job->coord;
+    if (rc == 1) {
+        ed_ckpt_props props = ed_coord_props(c, id);
+        if (props.savepoint) {
+            char dir[4096];
+            ed_coord_chk_dir(c, id, dir, sizeof dir);
+            ed_log(ED_INFO, "checkpoint", "savepoint %lld of job '%s' complete: %s",
+                   (long long)id, job->name, dir);
+        } else {
+            ed_log(ED_INFO, "checkpoint", "checkpoint %lld of job '%s' complete", (long long)id,
+                   job->name);
+        }
+        if (!props.savepoint || props.stop) { /* an intermediate savepoint commits nothing */
+            for (int k = 0; k < job->ntasks; k++)
+                ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
+            ed_job_commit_recorded(job, id); /* the last files of sinks finished in it */
+        }
+    } else if (rc < 0 && err->set) {
+        ed_log(ED_WARN, "checkpoint", "checkpoint %lld: %s", (long long)id, err->msg);
+    }
+}
+
+void ed_task_ack(ed_task *t, int64_t id, const char *lines)
+{
+    ed_job *job = t->job;
+    pthread_mutex_lock(&job->fin_mu);
+    if (id > t->acked_id) t->acked_id = id;
+    pthread_mutex_unlock(&job->fin_mu);
+    ed_err err = {0};
+    int rc = ed_coord_ack(job->coord, id, lines, job->clock->now_ms(job->clock), &err);
+    acknowledged(job, id, rc, &err);
+}
+
+int ed_task_checkpoint(ed_task *t, int64_t id)
+{
+    if (!t->job->coord) return 0;
+    ed_strbuf lines;
+    ed_sb_init(&lines);
+    int rc = ed_task_snapshot(t, id, t->job->unaligned && !ed_coord_is_savepoint(t->job->coord, id),
+                              &lines);
+    if (rc == 0) ed_task_ack(t, id, lines.data);
+    ed_sb_free(&lines);
+    return rc < 0 ? -1 : 0;
 }
 
 static void trigger_mail(ed_task *t, void *arg)
 {
     if (t->finished) return;
     int64_t id = (int64_t)(intptr_t)arg;
+    t->ckpt_ts = t->job->clock->now_ms(t->job->clock); /* the barrier carries it */
     /* stop --drain: event time ends before the barrier, firing every event-time timer */
     if (ed_coord_props(t->job->coord, id).drain &&
         ed_out_watermark(&t->ops[0].out, ED_WATERMARK_MAX)) {
@@ -221,11 +264,23 @@ int ed_task_stop_state(ed_task *t)
     return st;
 }
 
+static void ack_finished(ed_task *t, int64_t id);
+
 void ed_job_trigger_checkpoint(ed_job *job, int64_t id)
 {
-    for (int k = 0; k < job->ntasks; k++)
-        if (job->tasks[k]->ops[0].vt->poll)
-            ed_task_post(job->tasks[k], trigger_mail, (void *)(intptr_t)id);
+    /* under fin_mu, so that a task finishing now either sees id among those triggered
+     * or is seen finished here: either way it is acknowledged once */
+    pthread_mutex_lock(&job->fin_mu);
+    job->triggered[id % ED_ARRAY_LEN(job->triggered)] = id;
+    for (int k = 0; k < job->ntasks; k++) {
+        ed_task *t = job->tasks[k];
+        if (t->finished) {
+            if (job->after_finish) ack_finished(t, id); /* a finished source needs no trigger */
+        } else if (t->ops[0].vt->poll) {
+            ed_task_post(t, trigger_mail, (void *)(intptr_t)id);
+        }
+    }
+    pthread_mutex_unlock(&job->fin_mu);
 }
 
 void *ed_job_coordinator_main(void *arg)
@@ -266,24 +321,13 @@ void *ed_job_coordinator_main(void *arg)
 
 /* ---- starting from a checkpoint ---------------------------------------------------------------- */
 
-typedef struct restore_entry {
-    char key[256];
-    int subtask, parallelism;
-    char file[300];
-    size_t bytes;
-    bool claimed;
-} restore_entry;
-
-struct ed_restore {
-    char dir[4096];
-    restore_entry *e;
-    int n;
-};
-
 void ed_job_free_restore(ed_job *job)
 {
     if (!job->restore) return;
     free(job->restore->e);
+    free(job->restore->ch);
+    free(job->restore->fin);
+    free(job->restore->cm);
     free(job->restore);
     job->restore = NULL;
 }
@@ -317,6 +361,27 @@ int ed_job_prepare_restore(ed_job *job, ed_err *err)
             if (!header) break;
             continue;
         }
+        if (strncmp(line, "channels ", 9) == 0 || strncmp(line, "finished ", 9) == 0 ||
+            strncmp(line, "commits ", 8) == 0) {
+            /* in-flight data of a task (unaligned.c); an operator subtask that had ended; the
+             * last files of a finished sink */
+            bool fin = line[0] == 'f', cm = line[1] == 'o';
+            restore_entry x = {0};
+            int got = fin ? sscanf(line, "finished %255s %d %d", x.key, &x.subtask, &x.parallelism)
+                          : sscanf(line + (cm ? 8 : 9), "%255s %d %d %299s %zu", x.key,
+                                   &x.subtask, &x.parallelism, x.file, &x.bytes);
+            if (got != (fin ? 3 : 5) || x.subtask < 0 || x.parallelism < 1 ||
+                x.subtask >= x.parallelism || strchr(x.file, '/')) {
+                free(text);
+                return ed_err_set(err, "%s: line %d: malformed %s entry", meta, lineno,
+                                  fin ? "finished" : cm ? "commits" : "channels");
+            }
+            restore_entry **v = fin ? &r->fin : cm ? &r->cm : &r->ch;
+            int *nv = fin ? &r->nfin : cm ? &r->ncm : &r->nch;
+            *v = ed_xrealloc(*v, sizeof(**v) * (size_t)(*nv + 1));
+            (*v)[(*nv)++] = x;
+            continue;
+        }
         if (strncmp(line, "state ", 6) != 0) continue;
         restore_entry x = {0};
         if (sscanf(line, "state %255s %d %d %299s %zu", x.key, &x.subtask, &x.parallelism, x.file,
@@ -333,6 +398,7 @@ int ed_job_prepare_restore(ed_job *job, ed_err *err)
     if (!header) return ed_err_set(err, "%s: not an eddy checkpoint (format line)", meta);
     /* every piece of state must belong to an operator of this job */
     bool ignore = ed_config_get_bool(job->cfg, "execution.savepoint.ignore-unclaimed-state", false);
+    const char *unclaimed = NULL; /* the first by name: tasks acknowledge in any order */
     for (int i = 0; i < r->n; i++) {
         for (int k = 0; k < job->ntasks && !r->e[i].claimed; k++) {
             ed_task *t = job->tasks[k];
@@ -342,13 +408,15 @@ int ed_job_prepare_restore(ed_job *job, ed_err *err)
                 if (strcmp(key, r->e[i].key) == 0) r->e[i].claimed = true;
             }
         }
-        if (!r->e[i].claimed && !ignore)
-            return ed_err_set(err,
-                              "%s holds state of operator '%s', which this job does not have "
-                              "(execution.savepoint.ignore-unclaimed-state / "
-                              "--allowNonRestoredState to start without it)",
-                              r->dir, r->e[i].key);
+        if (!r->e[i].claimed && (!unclaimed || strcmp(r->e[i].key, unclaimed) < 0))
+            unclaimed = r->e[i].key;
     }
+    if (unclaimed && !ignore)
+        return ed_err_set(err,
+                          "%s holds state of operator '%s', which this job does not have "
+                          "(execution.savepoint.ignore-unclaimed-state / "
+                          "--allowNonRestoredState to start without it)",
+                          r->dir, unclaimed);
     return 0;
 }
 
@@ -458,6 +526,260 @@ int ed_task_restore(ed_task *t, ed_err *err)
         free(own);
         if (rc) return ed_err_wrap(err, "restoring operator '%s' (subtask %d/%d)", op->node->name,
                                    t->subtask + 1, op->ctx.parallelism);
+    }
+    return 0;
+}
+
+/* ---- finished tasks --------------------------------------------------------------------------- */
+
+/*
+ * With execution.checkpointing.checkpoints-after-tasks-finish (Flink's FLIP-147, on by
+ * default), a task that ends does not stop the job's checkpoints. It keeps the own state
+ * its operators ended with (a source: no splits left; a file sink: its part counter) and
+ * from then on every checkpoint is acknowledged on its behalf, from whichever thread
+ * triggers it: each operator is written down as finished ("finished <key> <subtask>
+ * <parallelism>" in _metadata) with that own state, but no keyed or operator state (as
+ * Flink, whose finished subtasks report empty state). A finished source is not triggered
+ * any more, and no barrier comes from a finished task: its channels end instead, which a
+ * consumer counts as the barrier. On restore, an operator finished in every subtask is
+ * fully finished: a task of such operators runs none of them and ends its outputs at once;
+ * an operator finished in some subtasks only is restored as any other, from all of them.
+ */
+
+void ed_op_state_key(const ed_operator *op, char *buf, size_t cap) { operator_key(op, buf, cap); }
+
+/*
+ * A finished sink's last files are renamed when the whole job has finished
+ * (ed_job_commit_at_end); while it has not, each checkpoint that has the sink's task
+ * finished records them ("commits <head key> <subtask> <parallelism> <file> <bytes>", the
+ * file of kind ED_CKPT_SINK_TXN), and the first of those to complete makes them, as
+ * Flink's final checkpoint commits; a restore from one makes them too (before any task
+ * runs, so that a restored sink does not clean them away as stray):
+ *
+ *   uint32 version 1 | uint32 n | n times: uint32 from length | uint32 to length | from | to,
+ *   padded to 8
+ */
+static int record_commits(ed_task *t, int64_t id, const char *dir, ed_strbuf *lines, ed_err *err)
+{
+    ed_job *job = t->job;
+    ed_strbuf body;
+    ed_sb_init(&body);
+    uint32_t head[2] = {1, 0};
+    pthread_mutex_lock(&job->mu);
+    for (int i = 0; i < job->nfinal_commits; i++) {
+        const struct ed_final_commit *c = &job->final_commits[i];
+        if (c->task != t) continue;
+        uint32_t len[2] = {(uint32_t)strlen(c->from), (uint32_t)strlen(c->to)};
+        ed_sb_append(&body, len, 8);
+        ed_sb_append(&body, c->from, len[0]);
+        ed_sb_append(&body, c->to, len[1]);
+        static const char zeros[8] = {0};
+        size_t n = len[0] + len[1];
+        if (ED_ALIGN8(n) != n) ed_sb_append(&body, zeros, ED_ALIGN8(n) - n);
+        head[1]++;
+    }
+    pthread_mutex_unlock(&job->mu);
+    int rc = 0;
+    if (head[1]) {
+        ed_strbuf payload;
+        ed_sb_init(&payload);
+        ed_sb_append(&payload, head, 8);
+        ed_sb_append(&payload, body.data, body.len);
+        char key[256], path[4400];
+        operator_key(&t->ops[0], key, sizeof key);
+        snprintf(path, sizeof path, "%s/%s-commits-%d", dir, key, t->subtask);
+        rc = ed_ckpt_write(job->fs, path, ED_CKPT_SINK_TXN, payload.data, payload.len, err);
+        if (!rc) {
+            ed_sb_printf(lines, "commits %s %d %d %s-commits-%d %zu\n", key, t->subtask,
+                         t->vertex->parallelism, key, t->subtask, payload.len);
+            pthread_mutex_lock(&job->mu);
+            for (int i = 0; i < job->nfinal_commits; i++)
+                if (job->final_commits[i].task == t && !job->final_commits[i].recorded_in)
+                    job->final_commits[i].recorded_in = id;
+            pthread_mutex_unlock(&job->mu);
+        }
+        ed_sb_free(&payload);
+    }
+    ed_sb_free(&body);
+    return rc;
+}
+
+/* Makes the commits of finished sinks that the checkpoint the job starts from records. */
+int ed_job_restore_commits(ed_job *job, ed_err *err)
+{
+    struct ed_restore *r = job->restore;
+    for (int i = 0; r && i < r->ncm; i++) {
+        char path[4500];
+        snprintf(path, sizeof path, "%s/%s", r->dir, r->cm[i].file);
+        void *data;
+        size_t len;
+        if (ed_ckpt_read(path, ED_CKPT_SINK_TXN, &data, &len, err)) return -1;
+        const uint8_t *p = data, *end = p + len;
+        uint32_t head[2] = {0, 0};
+        if (len >= 8) memcpy(head, p, 8);
+        p += len >= 8 ? 8 : 0;
+        int rc = head[0] == 1 ? 0 : ed_err_set(err, "%s: not a list of commits of format 1", path);
+        for (uint32_t k = 0; k < head[1] && !rc; k++) {
+            uint32_t l[2];
+            if (end - p < 8) {
+                rc = ed_err_set(err, "%s: commit %u is cut short", path, k + 1);
+                break;
+            }
+            memcpy(l, p, 8);
+            p += 8;
+            size_t n = (size_t)l[0] + l[1];
+            if (!l[0] || !l[1] || l[0] >= 4096 || l[1] >= 4096 ||
+                ED_ALIGN8(n) > (size_t)(end - p)) {
+                rc = ed_err_set(err, "%s: commit %u is malformed", path, k + 1);
+                break;
+            }
+            char from[4096], to[4096];
+            memcpy(from, p, l[0]);
+            from[l[0]] = 0;
+            memcpy(to, p + l[0], l[1]);
+            to[l[1]] = 0;
+            p += ED_ALIGN8(n);
+            struct stat st;
+            if (job->fs->rename(job->fs, from, to) && !(errno == ENOENT && stat(to, &st) == 0))
+                rc = ed_err_set(err, "cannot commit '%s' (recorded in %s): %s", from, path,
+                                strerror(errno));
+        }
+        free(data);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* Acknowledges checkpoint id for finished task t. Holds job->fin_mu. */
+static void ack_finished(ed_task *t, int64_t id)
+{
+    if (id <= t->acked_id) return;
+    t->acked_id = id;
+    ed_job *job = t->job;
+    ed_coord *c = job->coord;
+    char dir[4096];
+    ed_coord_chk_dir(c, id, dir, sizeof dir);
+    ed_strbuf lines;
+    ed_sb_init(&lines);
+    ed_err err = {0};
+    int rc = 0;
+    if (t->final_failed)
+        rc = ed_err_set(&err, "task '%s' could not keep the state it ended with", t->name);
+    for (int i = 0; i < t->nops && !rc; i++) {
+        ed_operator *op = &t->ops[i];
+        char key[256];
+        operator_key(op, key, sizeof key);
+        ed_sb_printf(&lines, "finished %s %d %d\n", key, t->subtask, op->ctx.parallelism);
+        ed_strbuf *own = t->final_state ? t->final_state[i] : NULL;
+        if (!own || !own->len) continue;
+        ed_strbuf payload;
+        ed_sb_init(&payload);
+        put_section(&payload, ED_SECTION_OWN, own);
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s-%d", dir, key, t->subtask);
+        rc = ed_ckpt_write(job->fs, path, ED_CKPT_OPERATOR_STATE, payload.data, payload.len, &err);
+        if (!rc)
+            ed_sb_printf(&lines, "state %s %d %d %s-%d %zu\n", key, t->subtask,
+                         op->ctx.parallelism, key, t->subtask, payload.len);
+        ed_sb_free(&payload);
+    }
+    if (!rc) rc = record_commits(t, id, dir, &lines, &err);
+    if (rc) {
+        /* (a checkpoint aborted meanwhile has no directory: declining it changes nothing) */
+        if (ed_coord_decline(c, id, err.msg))
+            ed_job_fail(job, "checkpoint %lld failed and no more failed checkpoints are "
+                             "tolerated: %s", (long long)id, err.msg);
+    } else {
+        rc = ed_coord_ack(c, id, lines.data, job->clock->now_ms(job->clock), &err);
+        acknowledged(job, id, rc, &err);
+    }
+    ed_sb_free(&lines);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void ed_task_finished(ed_task *t)
+{
+    ed_job *job = t->job;
+    if (job->coord && job->after_finish && !t->restored_finished) {
+        t->final_state = ed_xcalloc((size_t)t->nops, sizeof(void *));
+        for (int i = 0; i < t->nops && !t->final_failed; i++) {
+            ed_operator *op = &t->ops[i];
+            if (!op->vt->snapshot) continue;
+            ed_strbuf *sb = ed_xmalloc(sizeof(*sb));
+            ed_sb_init(sb);
+            t->final_state[i] = sb;
+            if (op->vt->snapshot(op, t->acked_id, sb)) {
+                ed_log(ED_WARN, "checkpoint", "task '%s' cannot keep the state it ended with: "
+                       "%s; checkpoints fail from now on", t->name,
+                       op->err.set ? op->err.msg : "snapshot failed");
+                t->final_failed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&job->fin_mu);
+    t->finished = true;
+    if (job->coord && job->after_finish) {
+        /* the checkpoints pending that it took no part in are acknowledged now, oldest first */
+        int64_t ids[ED_ARRAY_LEN(job->triggered)];
+        size_t n = 0;
+        for (size_t i = 0; i < ED_ARRAY_LEN(job->triggered); i++)
+            if (job->triggered[i] > t->acked_id) ids[n++] = job->triggered[i];
+        qsort(ids, n, sizeof ids[0], cmp_i64);
+        for (size_t i = 0; i < n; i++) ack_finished(t, ids[i]);
+    }
+    pthread_mutex_unlock(&job->fin_mu);
+}
+
+void ed_task_free_final_state(ed_task *t)
+{
+    if (!t->final_state) return;
+    for (int i = 0; i < t->nops; i++) {
+        if (!t->final_state[i]) continue;
+        ed_sb_free(t->final_state[i]);
+        free(t->final_state[i]);
+    }
+    free(t->final_state);
+    t->final_state = NULL;
+}
+
+/* Whether every subtask of operator `key` had finished in the checkpoint. */
+static bool fully_finished(const struct ed_restore *r, const char *key)
+{
+    int par = 0, n = 0;
+    for (int i = 0; i < r->nfin; i++) {
+        if (strcmp(r->fin[i].key, key)) continue;
+        par = r->fin[i].parallelism;
+        n++;
+    }
+    return par && n >= par;
+}
+
+int ed_job_mark_restored_finished(ed_job *job, ed_err *err)
+{
+    struct ed_restore *r = job->restore;
+    if (!r || !r->nfin) return 0;
+    for (int k = 0; k < job->ntasks; k++) {
+        ed_task *t = job->tasks[k];
+        const ed_operator *fin = NULL, *running = NULL;
+        for (int o = 0; o < t->nops; o++) {
+            char key[256];
+            operator_key(&t->ops[o], key, sizeof key);
+            if (fully_finished(r, key))
+                fin = &t->ops[o];
+            else
+                running = &t->ops[o];
+        }
+        if (fin && running)
+            return ed_err_set(err, "cannot restore %s: operator '%s' had finished in every subtask "
+                                   "when the checkpoint was taken, but operator '%s', chained "
+                                   "with it in task '%s', had not",
+                              r->dir, fin->node->name, running->node->name, t->name);
+        t->restored_finished = fin != NULL;
     }
     return 0;
 }

@@ -129,6 +129,7 @@ static int make_task(ed_job *job, const ed_vertex *v, int s, ed_task **out, ed_e
     t->vertex = v;
     t->subtask = s;
     t->watermark = INT64_MIN;
+    t->la_due = INT64_MAX;
     pthread_mutex_init(&t->mail_mu, NULL);
     ed_gate_init(&t->gate);
     ed_strbuf sb;
@@ -219,6 +220,22 @@ static int make_writer(ed_job *job, ed_task *t, const ed_jedge *e, ed_writer **o
     return 0;
 }
 
+/* How the job's checkpoints are taken, once it has a coordinator. 0, or -1 with err. */
+static int checkpoint_options(ed_job *job, ed_err *err)
+{
+    bool unaligned = ed_config_get_bool(job->cfg, "execution.checkpointing.unaligned", false);
+    /* as Flink, unaligned checkpoints are for EXACTLY_ONCE only (AT_LEAST_ONCE ignores it) */
+    job->unaligned = unaligned && job->coord && ed_coord_exactly_once(job->coord);
+    job->aligned_timeout_ms = ed_config_get_duration_ms(
+        job->cfg, "execution.checkpointing.aligned-checkpoint-timeout", 0);
+    if (job->aligned_timeout_ms < 0)
+        return ed_err_set(err, "execution.checkpointing.aligned-checkpoint-timeout: %lld ms is "
+                               "negative", (long long)job->aligned_timeout_ms);
+    job->after_finish = ed_config_get_bool(
+        job->cfg, "execution.checkpointing.checkpoints-after-tasks-finish", true);
+    return 0;
+}
+
 int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *code,
                   const char *name, ed_clock *clock, ed_fs *fs, ed_err *err)
 {
@@ -227,6 +244,7 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
     job->clock = clock ? clock : ed_clock_system();
     pthread_mutex_init(&job->coord_mu, NULL);
     pthread_cond_init(&job->coord_cv, NULL);
+    pthread_mutex_init(&job->fin_mu, NULL);
     job->sg = sg;
     job->cfg = cfg;
     job->code = code;
@@ -301,6 +319,7 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
                 ed_task *c = task_of(job, ed->to_vertex, j);
                 ed_channel *ch = aligned_alloc(64, (sizeof(ed_channel) + 63) & ~(size_t)63);
                 ed_channel_init(ch, t->pool.size, &c->gate, ed->to_input);
+                ch->src = w;
                 ed_gate_add(&c->gate, ch);
                 w->ch[j - lo] = ch;
                 job->channels =
@@ -309,8 +328,9 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
             }
         }
     }
-    /* the checkpoint to start from, when given */
-    if (ed_job_prepare_restore(job, err)) {
+    /* the checkpoint to start from, when given: its finished operators and in-flight data */
+    if (ed_job_prepare_restore(job, err) || ed_job_mark_restored_finished(job, err) ||
+        ed_job_restore_commits(job, err) || ed_job_restore_channels(job, err)) {
         atomic_store(&job->restore_failed, true);
         return -1;
     }
@@ -318,6 +338,7 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
     ed_err_clear(err);
     job->coord = ed_coord_new(cfg, name, job->ntasks, jg->max_parallelism, job->fs, err);
     if (!job->coord && err->set) return -1;
+    if (checkpoint_options(job, err)) return -1;
     /* per-input channel counts at each head */
     for (int k = 0; k < job->ntasks; k++) {
         ed_task *t = job->tasks[k];
@@ -330,27 +351,44 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
     return 0;
 }
 
-void ed_job_commit_at_end(ed_job *job, const char *from, const char *to)
+void ed_job_commit_at_end(ed_job *job, const ed_task *t, const char *from, const char *to)
 {
     pthread_mutex_lock(&job->mu);
     job->final_commits = ed_xrealloc(job->final_commits, sizeof(*job->final_commits) *
                                                              (size_t)(job->nfinal_commits + 1));
     job->final_commits[job->nfinal_commits++] =
-        (struct ed_final_commit){ed_xstrdup(from), ed_xstrdup(to)};
+        (struct ed_final_commit){ed_xstrdup(from), ed_xstrdup(to), t, 0, false};
     pthread_mutex_unlock(&job->mu);
 }
 
-/* The job succeeded: the sinks' last files become visible (a rename done already, by an
- * earlier attempt of the same commit, is fine). */
-static void run_final_commits(ed_job *job)
+/* Makes the renames of job->final_commits that pick(c, id) selects (a rename done already,
+ * by an earlier attempt of the same commit, is fine); the job fails when one cannot be. */
+static void final_commits(ed_job *job, bool (*pick)(const struct ed_final_commit *, int64_t),
+                          int64_t id)
 {
+    char failed[1200] = "";
+    pthread_mutex_lock(&job->mu);
     for (int i = 0; i < job->nfinal_commits; i++) {
-        const struct ed_final_commit *c = &job->final_commits[i];
+        struct ed_final_commit *c = &job->final_commits[i];
         struct stat st;
-        if (job->fs->rename(job->fs, c->from, c->to) && !(errno == ENOENT && stat(c->to, &st) == 0))
-            ed_job_fail(job, "cannot commit '%s': %s", c->from, strerror(errno));
+        if (c->done || !pick(c, id)) continue;
+        c->done = true;
+        if (job->fs->rename(job->fs, c->from, c->to) &&
+            !(errno == ENOENT && stat(c->to, &st) == 0) && !failed[0])
+            snprintf(failed, sizeof failed, "cannot commit '%s': %s", c->from, strerror(errno));
     }
+    pthread_mutex_unlock(&job->mu);
+    if (failed[0]) ed_job_fail(job, "%s", failed);
 }
+
+static bool recorded_by(const struct ed_final_commit *c, int64_t id)
+{
+    return c->recorded_in && c->recorded_in <= id;
+}
+
+static bool any_commit(const struct ed_final_commit *c, int64_t id) { return true; }
+
+void ed_job_commit_recorded(ed_job *job, int64_t id) { final_commits(job, recorded_by, id); }
 
 int ed_job_run(ed_job *job)
 {
@@ -383,7 +421,8 @@ int ed_job_run(ed_job *job)
         job->coord_started = false;
     }
     double secs = (double)(ed_mono_ns() - start) / 1e9;
-    if (!job->err.set && !atomic_load(&job->cancel)) run_final_commits(job);
+    /* the job succeeded: the sinks' last files become visible */
+    if (!job->err.set && !atomic_load(&job->cancel)) final_commits(job, any_commit, 0);
     if (job->err.set) return -1;
     if (atomic_load(&job->cancel)) {
         ed_err_set(&job->err, "job '%s' was cancelled", job->name);
@@ -402,7 +441,7 @@ int ed_job_enable_savepoints(ed_job *job, const char *job_id, ed_err *err)
     if (!c) return -1;
     ed_coord_free(job->coord);
     job->coord = c;
-    return 0;
+    return checkpoint_options(job, err);
 }
 
 int ed_job_savepoint(ed_job *job, const char *dir, bool stop, bool drain, char *path, size_t cap,
@@ -455,6 +494,8 @@ void ed_job_destroy(ed_job *job)
             ed_op_keyed_free(&t->ops[i]);
             ed_operator_store_free(t->ops[i].op_store);
         }
+        ed_ua_free(t);
+        ed_task_free_final_state(t);
         free(t->ops);
         ed_mail *m = t->mails;
         while (m) {
@@ -480,6 +521,7 @@ void ed_job_destroy(ed_job *job)
     free(job->final_commits);
     pthread_mutex_destroy(&job->coord_mu);
     pthread_cond_destroy(&job->coord_cv);
+    pthread_mutex_destroy(&job->fin_mu);
     ed_job_graph_free(&job->jg);
     pthread_mutex_destroy(&job->mu);
     free(job->name);

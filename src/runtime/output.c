@@ -88,7 +88,7 @@ const ed_config *ed_op_config(const ed_operator *op) { return op->task->job->cfg
 struct ed_fs *ed_op_fs(const ed_operator *op) { return op->task->job->fs; }
 void ed_op_commit_at_end(const ed_operator *op, const char *from, const char *to)
 {
-    ed_job_commit_at_end(op->task->job, from, to);
+    ed_job_commit_at_end(op->task->job, op->task, from, to);
 }
 const eddy_schema *ed_op_schema(const ed_operator *op) { return op->node->schema; }
 

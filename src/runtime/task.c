@@ -189,43 +189,222 @@ static int64_t run_processing_time(ed_task *t, int64_t cap_ns)
     return wait < cap_ns ? wait : cap_ns;
 }
 
-/* Barrier alignment: when the barrier of the checkpoint being collected has come on
- * every live channel, the task takes its snapshot and reads all channels again. */
-static int maybe_aligned(ed_task *t)
+/*
+ * Barriers. A task collects the barriers of one checkpoint at a time (t->ckpt_id); each
+ * channel remembers the newest barrier it delivered (c->bar_id), and the checkpoint is
+ * complete here when every channel has delivered it or ended.
+ *
+ *   aligned (EXACTLY_ONCE)  a channel whose barrier came is blocked; when the last one
+ *                           comes, the task sends the barrier on, snapshots, acknowledges
+ *                           and reads every channel again
+ *   AT_LEAST_ONCE           the same, without blocking
+ *   unaligned               at the first barrier the task sends the barrier on at once
+ *                           (overtaking its queued output) and snapshots; until each other
+ *                           channel's barrier comes, what is read from it is recorded as
+ *                           in-flight data (unaligned.c); then it acknowledges
+ *
+ * A barrier reaches the task in band, or - announced by its producer - ahead of the data
+ * before it in the ring, when the checkpoint is (or may go) unaligned here: that data is
+ * then recorded at once (barriers_ahead). With an aligned-checkpoint-timeout an aligned
+ * checkpoint goes unaligned once it is that old (its barriers carry when it was
+ * triggered). Savepoints are always aligned. A barrier of a newer checkpoint read on a
+ * channel that delivered the current one, while the current one is still unaligned here,
+ * waits: the channel is blocked behind it (held) until the current one is complete. A
+ * newer barrier on a channel that did not deliver the current one means that checkpoint
+ * was given up upstream: it is dropped here too.
+ */
+static bool exactly_once(const ed_task *t)
 {
-    if (!t->ckpt_id || t->ckpt_done) return 0;
-    int live = 0;
-    for (int i = 0; i < t->gate.n; i++)
-        if (!t->gate.ch[i]->ended || t->gate.ch[i]->blocked) live++;
-    if (t->ckpt_barriers < live) return 0;
-    t->ckpt_done = true;
-    for (int i = 0; i < t->gate.n; i++) t->gate.ch[i]->blocked = false;
-    return ed_task_checkpoint(t, t->ckpt_id);
+    return t->job->coord && ed_coord_exactly_once(t->job->coord);
 }
 
-/* Barrier `id` arrived on channel c. Returns 1 when c must not be read further now. */
-static int channel_barrier(ed_task *t, ed_channel *c, int64_t id)
+/* Whether checkpoint id (triggered at ts) is to be taken unaligned at this task now. */
+static bool unaligned_now(const ed_task *t, int64_t id, int64_t ts)
 {
-    if (id < t->ckpt_id || (id == t->ckpt_id && t->ckpt_done)) return 0; /* stale */
-    if (id > t->ckpt_id) {
-        /* a newer checkpoint: one still being aligned was aborted upstream */
-        for (int i = 0; i < t->gate.n; i++) t->gate.ch[i]->blocked = false;
-        t->ckpt_id = id;
-        t->ckpt_barriers = 0;
-        t->ckpt_done = false;
+    const ed_job *job = t->job;
+    if (!job->unaligned || ed_coord_is_savepoint(job->coord, id)) return false;
+    return job->aligned_timeout_ms <= 0 ||
+           job->clock->now_ms(job->clock) - ts >= job->aligned_timeout_ms;
+}
+
+static void unblock_all(ed_task *t)
+{
+    for (int i = 0; i < t->gate.n; i++) {
+        ed_channel *c = t->gate.ch[i];
+        if (!c->held_id) c->blocked = false;
+        c->recording = false;
     }
-    t->ckpt_barriers++;
-    bool exactly_once = t->job->coord && ed_coord_exactly_once(t->job->coord);
-    if (exactly_once) c->blocked = true;
-    if (maybe_aligned(t)) return -1;
+}
+
+static int barrier_arrived(ed_task *t, ed_channel *c, int64_t id, int64_t ts,
+                           const ed_ua_pos *ahead);
+
+/* Delivers again the barriers that waited behind the checkpoint that was current. */
+static int release_held(ed_task *t)
+{
+    for (int i = 0; i < t->gate.n; i++) {
+        ed_channel *c = t->gate.ch[i];
+        if (!c->held_id) continue;
+        int64_t id = c->held_id, ts = c->held_ts;
+        c->held_id = 0;
+        c->blocked = false;
+        if (barrier_arrived(t, c, id, ts, NULL) < 0) return -1;
+    }
+    return 0;
+}
+
+/* When every channel has delivered the current checkpoint's barrier (or ended), the task
+ * takes its part of it: snapshot and acknowledgement (aligned), or the in-flight data
+ * and the acknowledgement (unaligned). */
+static int check_complete(ed_task *t)
+{
+    if (!t->ckpt_id || t->ckpt_over) return 0;
+    for (int i = 0; i < t->gate.n; i++) {
+        const ed_channel *c = t->gate.ch[i];
+        if (!c->ended && c->bar_id < t->ckpt_id) return 0;
+    }
+    t->ckpt_over = true;
+    unblock_all(t);
+    if (!t->ckpt_done) {
+        t->ckpt_done = true;
+        if (ed_task_checkpoint(t, t->ckpt_id)) return -1;
+    } else {
+        ed_ua_complete(t);
+    }
+    return release_held(t);
+}
+
+/* The current checkpoint goes unaligned here: snapshot now, barrier on (announced),
+ * record the channels whose barrier has not come. */
+static int go_unaligned(ed_task *t)
+{
+    int64_t id = t->ckpt_id;
+    t->ckpt_done = true;
+    t->ckpt_unaligned = true;
+    ed_strbuf lines;
+    ed_sb_init(&lines);
+    int rc = ed_task_snapshot(t, id, true, &lines);
+    if (rc == 0) {
+        ed_ua_begin(t, id, &lines);
+        for (int i = 0; i < t->gate.n; i++) {
+            ed_channel *c = t->gate.ch[i];
+            c->blocked = false; /* aligned until now (the timeout passed) */
+            c->recording = !c->ended && c->bar_id < id;
+        }
+        t->la_force = true; /* look for the others' barriers ahead */
+    } else {
+        t->ckpt_over = true; /* declined (the barrier went on all the same) */
+        unblock_all(t);
+    }
+    ed_sb_free(&lines);
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Barrier id (triggered at ts) has come on c: in band, the channel read up to just past
+ * it, or seen ahead (at `ahead`, the data before it not read yet). 1 when c must not be
+ * read further now, 0, or -1 when the task fails.
+ */
+static int barrier_arrived(ed_task *t, ed_channel *c, int64_t id, int64_t ts,
+                           const ed_ua_pos *ahead)
+{
+    if (id <= c->bar_id) return 0; /* seen ahead already */
+    if (id < t->ckpt_id || (id == t->ckpt_id && t->ckpt_over)) {
+        c->bar_id = id; /* stale */
+        return 0;
+    }
+    bool dropped = false;
+    if (id > t->ckpt_id) {
+        if (t->ckpt_id && !t->ckpt_over && t->ckpt_unaligned && c->bar_id == t->ckpt_id) {
+            ed_assert(!ahead);
+            c->held_id = id; /* waits until the current checkpoint is complete here */
+            c->held_ts = ts;
+            c->blocked = true;
+            return 1;
+        }
+        /* the current checkpoint, if not over, cannot complete: c skipped it */
+        dropped = t->ckpt_id && !t->ckpt_over;
+        ed_ua_free(t);
+        unblock_all(t);
+        t->ckpt_id = id;
+        t->ckpt_ts = ts;
+        t->ckpt_done = t->ckpt_unaligned = t->ckpt_over = false;
+    }
+    c->bar_id = id;
+    c->recording = false;
+    if (!t->ckpt_done && exactly_once(t)) {
+        if (unaligned_now(t, id, ts)) {
+            if (go_unaligned(t)) return -1;
+        } else {
+            c->blocked = true;
+            if (t->job->unaligned && !ed_coord_is_savepoint(t->job->coord, id) &&
+                ts + t->job->aligned_timeout_ms < t->la_due)
+                t->la_due = ts + t->job->aligned_timeout_ms; /* it goes unaligned then */
+        }
+    }
+    if (ahead && t->ua) ed_ua_record_ahead(t, c, ahead); /* data the barrier overtook */
+    if (check_complete(t)) return -1;
+    if (dropped && release_held(t)) return -1; /* barriers that waited behind the dropped one */
     return c->blocked ? 1 : 0;
+}
+
+/*
+ * Unaligned checkpoints: looks for announced barriers ahead in the channels (after a
+ * producer announced one, or when an aligned checkpoint's timeout has passed). Between
+ * buffers; costs one atomic load per buffer when nothing is announced.
+ */
+static int barriers_ahead(ed_task *t)
+{
+    ed_job *job = t->job;
+    uint32_t a = atomic_load_explicit(&t->gate.announce, memory_order_acquire);
+    bool due = false;
+    if (t->la_due != INT64_MAX) due = job->clock->now_ms(job->clock) >= t->la_due;
+    if (a == t->la_seen && !due && !t->la_force) return 0;
+    t->la_seen = a;
+    t->la_force = false;
+    t->la_due = INT64_MAX;
+    if (!exactly_once(t)) return 0;
+    /* an aligned checkpoint whose alignment timed out */
+    if (t->ckpt_id && !t->ckpt_done && !t->ckpt_over) {
+        if (unaligned_now(t, t->ckpt_id, t->ckpt_ts)) {
+            if (go_unaligned(t)) return -1;
+        } else if (job->unaligned && !ed_coord_is_savepoint(job->coord, t->ckpt_id)) {
+            t->la_due = t->ckpt_ts + job->aligned_timeout_ms;
+        }
+    }
+    for (int i = 0; i < t->gate.n; i++) {
+        ed_channel *c = t->gate.ch[i];
+        if (c->ended || c->blocked) continue;
+        if (atomic_load_explicit(&c->announced, memory_order_acquire) <= c->bar_id) continue;
+        ed_ua_pos pos;
+        if (!ed_ua_find_barrier(c, &pos)) continue;
+        bool current = pos.id == t->ckpt_id && t->ckpt_unaligned && !t->ckpt_over;
+        bool next = pos.id > t->ckpt_id && (!t->ckpt_id || t->ckpt_over);
+        if (current || (next && unaligned_now(t, pos.id, pos.ts))) {
+            if (barrier_arrived(t, c, pos.id, pos.ts, &pos) < 0) return -1;
+        } else if (next && job->unaligned && !ed_coord_is_savepoint(job->coord, pos.id)) {
+            int64_t at = pos.ts + job->aligned_timeout_ms; /* it may go unaligned then */
+            if (at < t->la_due) t->la_due = at;
+        }
+    }
+    return 0;
+}
+
+/* The task's wait is cut short when an aligned checkpoint's timeout comes. */
+static int64_t barriers_ahead_wait(const ed_task *t, int64_t wait_ns)
+{
+    if (t->la_due == INT64_MAX) return wait_ns;
+    int64_t left = (t->la_due - t->job->clock->now_ms(t->job->clock)) * 1000000;
+    if (left < 1000000) left = 1000000;
+    return left < wait_ns ? left : wait_ns;
 }
 
 static int channel_ended(ed_task *t, ed_channel *c)
 {
     c->ended = true;
+    c->recording = false;
     t->nended++;
-    if (maybe_aligned(t)) return -1;
+    if (check_complete(t)) return -1;
     if (++t->input_ended[c->input] == t->input_channels[c->input]) {
         ed_operator *head = &t->ops[0];
         if (head->vt->end_input && head->vt->end_input(head, c->input)) return -1;
@@ -265,6 +444,9 @@ static int read_one_buffer(ed_task *t)
         g->next = i + 1 == g->n ? 0 : i + 1;
         int n = 0;
         const uint8_t *p = b->data + c->rpos, *end = b->data + b->len;
+        /* an unaligned checkpoint records what it reads before the channel's barrier */
+        bool rec = c->recording;
+        const uint8_t *rec_from = p;
         void (*prefetch)(ed_operator *, uint32_t, int) = head->vt->prefetch;
         /* two cursors run ahead of p: la names records whose table slot the operator
          * fetches, lb (nearer) records whose entry it fetches through that slot */
@@ -303,21 +485,28 @@ static int read_one_buffer(ed_task *t)
                 memcpy(&idle, p + 8, 8);
                 if (channel_status(t, c, idle != 0)) return -1;
             } else if (tag == ED_EL_BARRIER) {
-                int64_t id;
+                int64_t id, ts;
                 memcpy(&id, p + 8, 8);
-                int r = channel_barrier(t, c, id);
+                memcpy(&ts, p + 16, 8);
+                if (rec) ed_ua_record(t, c, rec_from, p);
+                int r = barrier_arrived(t, c, id, ts, NULL);
                 if (r < 0) return -1;
-                if (r > 0) { /* aligned mode: the rest of this buffer waits */
+                rec = c->recording; /* a barrier may start or end the recording of any channel */
+                rec_from = p + len;
+                if (r > 0) { /* aligned, or held: the rest of this buffer waits */
                     c->rpos = (uint32_t)(p + len - b->data);
                     return n;
                 }
             } else if (tag == ED_EL_END) {
+                if (rec) ed_ua_record(t, c, rec_from, p);
+                rec = false;
                 if (channel_ended(t, c)) return -1;
             } else {
                 ed_assert(!"unknown element tag");
             }
             p += len;
         }
+        if (rec) ed_ua_record(t, c, rec_from, end);
         c->rd = NULL;
         c->rpos = 0;
         ed_channel_pop(c);
@@ -424,11 +613,13 @@ static int run_inputs(ed_task *t)
         bool stopping = t->stop_id && ed_task_stop_state(t) != ED_SAVEPOINT_FAILED;
         int64_t pt_wait = stopping ? ED_IDLE_WAIT_NS : run_processing_time(t, ED_IDLE_WAIT_NS);
         if (pt_wait < 0) return -1;
+        if (ED_UNLIKELY(t->job->unaligned) && barriers_ahead(t)) return -1;
         int r = read_one_buffer(t);
         if (r < 0) return -1;
         int64_t now = ed_mono_ns();
         if (r == 0) {
             if (flush_all(t, now)) return -1;
+            if (ED_UNLIKELY(t->job->unaligned)) pt_wait = barriers_ahead_wait(t, pt_wait);
             ed_gate_wait(&t->gate, pt_wait);
         } else if (t->dirty && now - t->last_flush_ns >= t->buffer_timeout_ns) {
             flush_outputs(t, now);
@@ -448,20 +639,41 @@ static void log_counts(ed_task *t)
     }
 }
 
+/* A task whose operators had all finished in the checkpoint the job starts from runs none
+ * of them: its outputs end at once. */
+static void run_restored_finished(ed_task *t)
+{
+    int rc = 0;
+    for (int i = 0; i < t->nwriters && !rc; i++)
+        rc = ed_writer_broadcast_element(t->writers[i], ED_EL_END, 0);
+    for (int i = 0; i < t->nwriters; i++) ed_writer_flush(t->writers[i]);
+    if (rc || cancelled(t)) return;
+    ed_log(ED_INFO, "runtime", "task '%s' had finished: it starts finished", t->name);
+    ed_task_finished(t);
+    if (t->job->coord && !t->job->after_finish) ed_coord_stop(t->job->coord);
+}
+
 static void *task_main(void *arg)
 {
     ed_task *t = arg;
+    if (t->restored_finished) {
+        run_restored_finished(t);
+        return NULL;
+    }
     t->last_flush_ns = ed_mono_ns();
     int rc = ed_task_open(t);
     if (rc == 0) rc = t->ops[0].vt->poll ? run_source(t) : run_inputs(t);
     if (rc) task_failed(t, "processing failed");
+    bool ok = rc == 0 && !cancelled(t);
+    ed_ua_free(t);
+    ed_job *job = t->job;
+    /* with checkpoints after tasks finish, the task's part in checkpoints goes on (its own
+     * state taken before its operators close); without, a finishing job takes no more
+     * checkpoints (those pending are aborted) */
+    if (ok) ed_task_finished(t);
     ed_task_close(t);
-    /* a finishing job takes no more checkpoints (those pending are aborted) */
-    if (t->job->coord) ed_coord_stop(t->job->coord);
-    if (rc == 0 && !cancelled(t)) {
-        t->finished = true;
-        log_counts(t);
-    }
+    if (job->coord && !(ok && job->after_finish)) ed_coord_stop(job->coord);
+    if (ok) log_counts(t);
     return NULL;
 }
 

@@ -7,6 +7,10 @@
  * the channels it is connected to), HASH maps the key's group to the subtask owning it,
  * REBALANCE is round-robin, SHUFFLE uniformly random, BROADCAST copies to every channel,
  * GLOBAL sends everything to subtask 0 and CUSTOM asks the user's partitioner.
+ *
+ * A checkpoint barrier goes down every channel and out at once, with the buffer before
+ * it; for an unaligned checkpoint it is announced to the consumer, which may then take it
+ * ahead of the data queued before it (channel.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +165,45 @@ int ed_writer_broadcast_element(ed_writer *w, int tag, int64_t value)
     for (int i = 0; i < w->n; i++)
         if (channel_control(w, w->ch[i], tag, value)) return -1;
     w->task->dirty = true;
+    return 0;
+}
+
+/* A buffer for a barrier of an unaligned checkpoint: a pooled one when the pool has one
+ * free, else one of its own, so that the barrier does not wait behind backpressure for
+ * the consumer to return a buffer (unless the ring is full). */
+static ed_buffer *barrier_buffer(ed_writer *w, ed_channel *c, uint32_t need)
+{
+    if (ed_pool_free_now(w->pool) || !ed_channel_has_spare(c)) return ed_pool_get(w->pool, need);
+    return ed_buffer_new(need);
+}
+
+int ed_writer_barrier(ed_writer *w, int64_t id, int64_t ts, bool announce)
+{
+    const uint32_t need = ED_EL_HEADER + 16;
+    for (int i = 0; i < w->n; i++) {
+        ed_channel *c = w->ch[i];
+        ed_buffer *b = c->cur;
+        if (!b || b->cap - b->len < need) {
+            if (b && b->len) ed_channel_push(c, b);
+            else if (b) ed_buffer_put(b);
+            c->cur = NULL;
+            b = announce ? barrier_buffer(w, c, need) : ed_pool_get(w->pool, need);
+            if (!b) return -1;
+        }
+        uint8_t *p = b->data + b->len;
+        ed_el_put_header(p, need, ED_EL_BARRIER, 0);
+        memcpy(p + 8, &id, 8);
+        memcpy(p + 16, &ts, 8);
+        b->len += need;
+        c->cur = NULL;
+        ed_channel_push(c, b);
+        if (announce) {
+            /* the barrier is in the ring before it is announced (release) */
+            atomic_store_explicit(&c->announced, id, memory_order_release);
+            atomic_fetch_add_explicit(&c->gate->announce, 1, memory_order_release);
+            ed_gate_notify(c->gate);
+        }
+    }
     return 0;
 }
 
