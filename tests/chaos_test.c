@@ -4,7 +4,8 @@
  * per run, at random points, in the map, in the window's reduce function and in the
  * sink's writes; it restarts from its latest checkpoint each time and, when it ends,
  * its committed output holds every window exactly once with exactly its sum and count.
- * Run on the heap backend, on RocksDB, and on RocksDB with incremental checkpoints.
+ * Run on the heap backend, on RocksDB, and on RocksDB with incremental checkpoints, with
+ * aligned and with unaligned checkpoints.
  *
  * The points are drawn from a seed (the time, or $CHAOS_SEED), printed when the test
  * fails so that a run can be repeated.
@@ -212,7 +213,7 @@ static void arm(void)
     atomic_store(&sink_writes, 0);
 }
 
-static void chaos_run(const char *backend, bool incremental, int p)
+static void chaos_run(const char *backend, bool incremental, bool unaligned, int p)
 {
     char dir[] = "/tmp/eddy_chaos_test.XXXXXX";
     ED_REQUIRE(mkdtemp(dir));
@@ -227,6 +228,7 @@ static void chaos_run(const char *backend, bool incremental, int p)
     eddy_env_set(env, "log.level", getenv("CHAOS_LOG") ? getenv("CHAOS_LOG") : "OFF");
     eddy_env_set(env, "state.backend.type", backend);
     if (incremental) eddy_env_set(env, "execution.checkpointing.incremental", "true");
+    if (unaligned) eddy_env_set(env, "execution.checkpointing.unaligned", "true");
     eddy_env_set(env, "execution.checkpointing.interval", "40 ms");
     eddy_env_set(env, "execution.checkpointing.dir", ckpt);
     eddy_env_set(env, "restart-strategy.type", "fixed-delay");
@@ -256,8 +258,9 @@ static void chaos_run(const char *backend, bool incremental, int p)
                     atomic_load(&map_fail[i]), atomic_load(&win_fail[i]),
                     atomic_load(&sink_fail[i]), atomic_load(&sink_writes));
     if (ed_test_failed_now)
-        fprintf(stderr, "  backend %s%s, parallelism %d, CHAOS_SEED=%llu\n", backend,
-                incremental ? " (incremental)" : "", p, (unsigned long long)seed);
+        fprintf(stderr, "  backend %s%s, %s, parallelism %d, CHAOS_SEED=%llu\n", backend,
+                incremental ? " (incremental)" : "", unaligned ? "unaligned" : "aligned", p,
+                (unsigned long long)seed);
     eddy_env_free(env);
     ed_err e = {0};
     ed_remove_tree(dir, &e);
@@ -272,17 +275,29 @@ static void init_seed(void)
 ED_TEST(repeated_failures_heap_backend)
 {
     init_seed();
-    chaos_run("hashmap", false, 2);
+    chaos_run("hashmap", false, false, 2);
 }
 
 ED_TEST(repeated_failures_rocksdb_backend)
 {
     init_seed();
-    chaos_run("rocksdb", false, 2);
+    chaos_run("rocksdb", false, false, 2);
 }
 
 ED_TEST(repeated_failures_rocksdb_incremental)
 {
     init_seed();
-    chaos_run("rocksdb", true, 1);
+    chaos_run("rocksdb", true, false, 1);
+}
+
+ED_TEST(repeated_failures_heap_backend_unaligned)
+{
+    init_seed();
+    chaos_run("hashmap", false, true, 2);
+}
+
+ED_TEST(repeated_failures_rocksdb_incremental_unaligned)
+{
+    init_seed();
+    chaos_run("rocksdb", true, true, 2);
 }
