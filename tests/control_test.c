@@ -85,40 +85,6 @@ static char *sums_of_prefix(long n)
     return sb_take(&s);
 }
 
-/* The committed part files of dir, their lines sorted; NULL when an in-progress file is
- * left over. */
-static char *committed(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return strdup("");
-    sbuf all = {0};
-    struct dirent *de;
-    bool stray = false;
-    while ((de = readdir(d))) {
-        if (!strncmp(de->d_name, ".part-", 6)) stray = true;
-        if (strncmp(de->d_name, "part-", 5)) continue;
-        char p[PATH_MAX + 300];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        char *t = slurp(p);
-        if (t) sb_printf(&all, "%s", t);
-        free(t);
-    }
-    closedir(d);
-    char *text = sb_take(&all);
-    if (stray) {
-        free(text);
-        return NULL;
-    }
-    size_t nl;
-    char **lines = split_lines(text, &nl);
-    qsort(lines, nl, sizeof(char *), cmp_str);
-    free(text);
-    sbuf s = {0};
-    for (size_t i = 0; i < nl; i++)
-        sb_printf(&s, "%s\n", lines[i]);
-    free_lines(lines, nl);
-    return sb_take(&s);
-}
 
 /* ---- a job under control -------------------------------------------------------------------- */
 
