@@ -554,20 +554,22 @@ ED_TEST(filesystem_source_resumes_at_its_checkpointed_line)
 /* ---- a checkpoint that cannot be written ----------------------------------------------------- */
 
 /* A file system whose writes of files under "chk-2/" fail with ENOSPC. */
-static int doomed[64];
+static atomic_int doomed[64];
 static atomic_int ndoomed;
 
 static int nf_open(ed_fs *fs, const char *p, int flags, mode_t m)
 {
     int fd = ed_fs_default()->open(ed_fs_default(), p, flags, m);
-    if (fd >= 0 && strstr(p, "/chk-2/") && atomic_load(&ndoomed) < 64)
-        doomed[atomic_fetch_add(&ndoomed, 1)] = fd;
+    if (fd >= 0 && strstr(p, "/chk-2/")) {
+        int i = atomic_fetch_add(&ndoomed, 1);
+        if (i < 64) atomic_store(&doomed[i], fd);
+    }
     return fd;
 }
 static ssize_t nf_write(ed_fs *fs, int fd, const void *b, size_t n)
 {
-    for (int i = 0; i < atomic_load(&ndoomed); i++)
-        if (doomed[i] == fd) {
+    for (int i = 0; i < atomic_load(&ndoomed) && i < 64; i++)
+        if (atomic_load(&doomed[i]) == fd) {
             errno = ENOSPC;
             return -1;
         }
@@ -580,8 +582,8 @@ static int nf_rename(ed_fs *fs, const char *a, const char *b)
 }
 static int nf_close(ed_fs *fs, int fd)
 {
-    for (int i = 0; i < atomic_load(&ndoomed); i++)
-        if (doomed[i] == fd) doomed[i] = -1;
+    for (int i = 0; i < atomic_load(&ndoomed) && i < 64; i++)
+        if (atomic_load(&doomed[i]) == fd) atomic_store(&doomed[i], -1);
     return ed_fs_default()->close(ed_fs_default(), fd);
 }
 

@@ -30,6 +30,7 @@
 typedef struct pending {
     int64_t id, started;
     int acks;
+    int answered; /* acks and declines */
     bool savepoint;
     ed_strbuf lines;
 } pending;
@@ -64,6 +65,15 @@ struct ed_coord {
     int npending;
     int64_t *kept; /* completed ids, oldest first */
     int nkept;
+    /* aborted checkpoints some task has not answered yet: a task still writing may put
+     * files back into the removed directory, so it is removed again once every task has
+     * answered, and at the end of the job (ed_coord_sweep) */
+    struct aborted {
+        int64_t id;
+        int answered;
+        char *dir;
+    } *ab;
+    int nab;
     int fails_in_row;
     ed_coord_stats stats;
 };
@@ -162,6 +172,8 @@ void ed_coord_free(ed_coord *c)
     pthread_cond_destroy(&c->sp_cv);
     pthread_mutex_destroy(&c->mu);
     free(c->kept);
+    for (int i = 0; i < c->nab; i++) free(c->ab[i].dir);
+    free(c->ab);
     free(c->dir);
     free(c->job);
     free(c->savepoint_dir);
@@ -231,7 +243,7 @@ int64_t ed_coord_maybe_trigger(ed_coord *c, int64_t now, ed_err *err)
             pending *p = &c->p[c->npending++];
             p->id = id;
             p->started = now;
-            p->acks = 0;
+            p->acks = p->answered = 0;
             p->savepoint = false;
             ed_sb_init(&p->lines);
             c->last_trigger = now;
@@ -307,7 +319,7 @@ int64_t ed_coord_trigger_savepoint(ed_coord *c, const char *dir, ed_ckpt_props p
         pending *p = &c->p[c->npending++];
         p->id = id;
         p->started = now;
-        p->acks = 0;
+        p->acks = p->answered = 0;
         p->savepoint = true;
         ed_sb_init(&p->lines);
         c->sp = ed_xrealloc(c->sp, sizeof(savepoint) * (size_t)(c->nsp + 1));
@@ -367,6 +379,32 @@ static pending *find(ed_coord *c, int64_t id)
     return NULL;
 }
 
+static void forget_aborted(ed_coord *c, int i)
+{
+    ed_err e = {0};
+    ed_remove_tree(c->ab[i].dir, &e);
+    free(c->ab[i].dir);
+    c->ab[i] = c->ab[--c->nab];
+}
+
+/* A task answered checkpoint id, which is no longer pending: if it was aborted and this was
+ * the last answer, its directory is removed for good. */
+static void late_answer(ed_coord *c, int64_t id)
+{
+    for (int i = 0; i < c->nab; i++)
+        if (c->ab[i].id == id) {
+            if (++c->ab[i].answered >= c->ntasks) forget_aborted(c, i);
+            return;
+        }
+}
+
+void ed_coord_sweep(ed_coord *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (c->nab) forget_aborted(c, 0);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Forgets pending checkpoint p: complete (why_failed NULL), or aborted and its directory
  * removed. */
 static void drop(ed_coord *c, pending *p, const char *why_failed)
@@ -376,6 +414,10 @@ static void drop(ed_coord *c, pending *p, const char *why_failed)
         ed_err e = {0};
         dir_of(c, p->id, dir, sizeof dir);
         ed_remove_tree(dir, &e);
+        if (p->answered < c->ntasks) {
+            c->ab = ed_xrealloc(c->ab, sizeof(*c->ab) * (size_t)(c->nab + 1));
+            c->ab[c->nab++] = (struct aborted){p->id, p->answered, ed_xstrdup(dir)};
+        }
     }
     if (p->savepoint) finish_sp(c, p->id, why_failed);
     ed_sb_free(&p->lines);
@@ -491,8 +533,10 @@ int ed_coord_ack(ed_coord *c, int64_t id, const char *state_lines, int64_t now, 
     pending *p = find(c, id);
     int rc = -1;
     if (!p) {
+        late_answer(c, id);
         ed_err_set(err, "checkpoint %lld is not pending", (long long)id);
     } else {
+        p->answered++;
         if (state_lines) ed_sb_puts(&p->lines, state_lines);
         if (++p->acks < c->ntasks) {
             rc = 0;
@@ -531,6 +575,8 @@ bool ed_coord_decline(ed_coord *c, int64_t id, const char *reason)
     pending *p = find(c, id);
     char why[1100];
     snprintf(why, sizeof why, "a task declined it: %s", reason ? reason : "no reason given");
+    if (p) p->answered++;
+    else late_answer(c, id);
     bool fatal = p && !c->stopped ? fail_one(c, p, why) : false;
     if (p && c->stopped) drop(c, p, why);
     pthread_mutex_unlock(&c->mu);

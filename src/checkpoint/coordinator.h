@@ -101,6 +101,9 @@ bool ed_coord_decline(ed_coord *c, int64_t id, const char *reason);
 int64_t ed_coord_check_timeouts(ed_coord *c, int64_t now, bool *fatal);
 /* No new checkpoints (the job is finishing); pending ones are aborted. */
 void ed_coord_stop(ed_coord *c);
+/* Every task has ended: the directories of aborted checkpoints are removed again, in case a
+ * task that had not answered wrote into one after it was first removed. */
+void ed_coord_sweep(ed_coord *c);
 
 /* completed and failed count periodic checkpoints (savepoints neither count nor fail the
  * job, as in Flink); savepoints counts completed savepoints; last_completed_id is the

@@ -343,3 +343,60 @@ ED_TEST(an_intermediate_savepoint_ignores_drain)
     ed_coord_free(c);
     ed_config_free(cfg);
 }
+
+/* Puts a file into dir again, as a task still writing its part of an aborted checkpoint. */
+static void write_late(const char *dir)
+{
+    ed_err e = {0};
+    ED_REQUIRE(ed_mkdirs(dir, &e) == 0);
+    char f[1100];
+    snprintf(f, sizeof f, "%s/sum-1", dir);
+    FILE *fp = fopen(f, "w");
+    ED_REQUIRE(fp);
+    fclose(fp);
+}
+
+ED_TEST(an_aborted_checkpoint_is_removed_again_after_its_last_answer)
+{
+    char ck[512];
+    fresh(ck, sizeof ck, "ck-late");
+    ed_config *cfg = ed_config_new();
+    ed_err e = {0};
+    ED_REQUIRE(ed_config_set(cfg, "execution.checkpointing.interval", "10 ms", &e) == 0);
+    ED_REQUIRE(ed_config_set(cfg, "execution.checkpointing.dir", ck, &e) == 0);
+    ED_REQUIRE(ed_config_set(cfg, "execution.checkpointing.tolerable-failed-checkpoints", "5",
+                             &e) == 0);
+    ed_coord *c = ed_coord_new(cfg, "Job", 3, 128, NULL, &e); /* three tasks */
+    ED_REQUIRE(c);
+    char jobdir[600];
+    snprintf(jobdir, sizeof jobdir, "%s/Job", ck);
+    int64_t t = 0;
+    ED_REQUIRE(ed_coord_maybe_trigger(c, t, &e) == 0); /* the first comes one interval in */
+    ED_REQUIRE(ed_coord_maybe_trigger(c, t += 10, &e) == 1);
+    char d1[1024];
+    ed_coord_chk_dir(c, 1, d1, sizeof d1);
+    ED_CHECK_INT(ack(c, 1, t), 0);
+    ED_CHECK(!ed_coord_decline(c, 1, "disk full")); /* second task: aborted, removed */
+    ED_CHECK(!exists(jobdir, "chk-1"));
+    write_late(d1); /* the third task was still writing */
+    ED_CHECK(exists(jobdir, "chk-1/sum-1"));
+    ed_err_clear(&e);
+    ED_CHECK_INT(ed_coord_ack(c, 1, NULL, t, &e), -1); /* its answer comes late */
+    ED_CHECK(!exists(jobdir, "chk-1"));
+
+    /* a task that never answers (it failed): removed at the end of the job */
+    ED_REQUIRE(ed_coord_maybe_trigger(c, t += 10, &e) == 2);
+    ED_CHECK(!ed_coord_decline(c, 2, "no"));
+    char d2[1024];
+    ed_coord_chk_dir(c, 2, d2, sizeof d2);
+    write_late(d2);
+    ED_CHECK(!ed_coord_decline(c, 2, "no")); /* one more answer: still one missing */
+    write_late(d2);
+    ed_coord_stop(c);
+    ED_CHECK(exists(jobdir, "chk-2/sum-1"));
+    ed_coord_sweep(c);
+    ED_CHECK(!exists(jobdir, "chk-2"));
+    ED_CHECK_INT(ed_coord_get_stats(c).failed, 2);
+    ed_coord_free(c);
+    ed_config_free(cfg);
+}

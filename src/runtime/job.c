@@ -420,6 +420,7 @@ int ed_job_run(ed_job *job)
         pthread_join(job->coord_thread, NULL);
         job->coord_started = false;
     }
+    if (job->coord) ed_coord_sweep(job->coord);
     double secs = (double)(ed_mono_ns() - start) / 1e9;
     /* the job succeeded: the sinks' last files become visible */
     if (!job->err.set && !atomic_load(&job->cancel)) final_commits(job, any_commit, 0);
