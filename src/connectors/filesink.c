@@ -204,13 +204,19 @@ static int open_part(ed_operator *op, fs2_state *s)
 }
 
 /* Commits a part file: renames it to its final name; done already is fine. */
+static int commit_rename(ed_fs *fs, const char *tmp, const char *final, ed_err *err)
+{
+    if (fs->rename(fs, tmp, final) == 0) return 0;
+    struct stat st;
+    if (errno == ENOENT && stat(final, &st) == 0) return 0; /* committed before a restart */
+    return ed_err_set(err, FS2 ": cannot commit '%s': %s", tmp, strerror(errno));
+}
+
 static int commit(ed_operator *op, const part *p)
 {
-    ed_fs *fs = ed_op_fs(op);
-    if (fs->rename(fs, p->tmp, p->final) == 0) return 0;
-    struct stat st;
-    if (errno == ENOENT && stat(p->final, &st) == 0) return 0; /* committed before a restart */
-    return ed_op_fail(op, FS2 ": cannot commit '%s': %s", p->tmp, strerror(errno));
+    ed_err e = {0};
+    if (commit_rename(ed_op_fs(op), p->tmp, p->final, &e)) return ed_op_fail(op, "%s", e.msg);
+    return 0;
 }
 
 static int fs2_open(ed_operator *op, ed_err *err)
@@ -278,10 +284,11 @@ static void fs2_notify(ed_operator *op, int64_t id)
 {
     fs2_state *s = op->state;
     int n = 0;
+    bool failed = false; /* op->err fails the job; the files stay pending */
     for (int i = 0; i < s->nparts; i++) {
-        if (s->parts[i].ckpt && s->parts[i].ckpt <= id) {
-            commit(op, &s->parts[i]); /* a failure is reported when the job next fails */
-            continue;
+        if (!failed && s->parts[i].ckpt && s->parts[i].ckpt <= id) {
+            failed = commit(op, &s->parts[i]) != 0;
+            if (!failed) continue;
         }
         s->parts[n++] = s->parts[i];
     }
@@ -368,10 +375,26 @@ static int fs2_end_input(ed_operator *op, int input)
 {
     fs2_state *s = op->state;
     if (roll(op, s)) return -1;
-    for (int i = 0; i < s->nparts; i++)
-        ed_op_commit_at_end(op, s->parts[i].tmp, s->parts[i].final);
+    for (int i = 0; i < s->nparts; i++) {
+        /* "<in-progress name>\0<final name>\0" */
+        size_t a = strlen(s->parts[i].tmp) + 1, b = strlen(s->parts[i].final) + 1;
+        char both[2 * PATH_MAX];
+        memcpy(both, s->parts[i].tmp, a);
+        memcpy(both + a, s->parts[i].final, b);
+        ed_op_commit_at_end(op, both, a + b);
+    }
     s->nparts = 0;
     return 0;
+}
+
+/* The rename ed_op_commit_at_end left (see fs2_end_input). */
+static int fs2_commit_at_end(ed_operator *op, const void *data, size_t len, ed_err *err)
+{
+    const char *from = data, *to = memchr(data, 0, len);
+    if (!len || !to || ++to >= from + len || !memchr(to, 0, (size_t)(from + len - to)) ||
+        strlen(from) >= PATH_MAX || strlen(to) >= PATH_MAX)
+        return ed_err_set(err, FS2 ": a commit left for the end is not two file names");
+    return commit_rename(ed_op_fs(op), from, to, err);
 }
 
 static void fs2_close(ed_operator *op)
@@ -394,6 +417,7 @@ static const ed_op_vt fs2_vt = {
     .snapshot = fs2_snapshot,
     .restore = fs2_restore,
     .notify_checkpoint_complete = fs2_notify,
+    .commit_at_end = fs2_commit_at_end,
 };
 
 static const char *const fs2_options[] = {"path",

@@ -143,9 +143,16 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
 static void notify_complete(ed_task *t, void *arg)
 {
     int64_t id = (int64_t)(intptr_t)arg;
-    for (int i = 0; i < t->nops; i++)
-        if (t->ops[i].vt->notify_checkpoint_complete)
-            t->ops[i].vt->notify_checkpoint_complete(&t->ops[i], id);
+    for (int i = 0; i < t->nops; i++) {
+        ed_operator *op = &t->ops[i];
+        if (!op->vt->notify_checkpoint_complete) continue;
+        op->vt->notify_checkpoint_complete(op, id);
+        if (op->err.set) {
+            ed_job_fail(t->job, "operator '%s' (subtask %d/%d) failed: %s", op->node->name,
+                        t->subtask + 1, op->ctx.parallelism, op->err.msg);
+            return;
+        }
+    }
 }
 
 void ed_task_decline(ed_task *t, int64_t id, const char *reason)
@@ -549,32 +556,39 @@ int ed_task_restore(ed_task *t, ed_err *err)
 void ed_op_state_key(const ed_operator *op, char *buf, size_t cap) { operator_key(op, buf, cap); }
 
 /*
- * A finished sink's last files are renamed when the whole job has finished
+ * A finished sink's last transactions are committed when the whole job has finished
  * (ed_job_commit_at_end); while it has not, each checkpoint that has the sink's task
  * finished records them ("commits <head key> <subtask> <parallelism> <file> <bytes>", the
  * file of kind ED_CKPT_SINK_TXN), and the first of those to complete makes them, as
  * Flink's final checkpoint commits; a restore from one makes them too (before any task
- * runs, so that a restored sink does not clean them away as stray):
+ * runs, so that a restored sink does not clean them away as stray), through the operator
+ * of the same key in the new job (the subtask of the old number modulo the parallelism):
  *
- *   uint32 version 1 | uint32 n | n times: uint32 from length | uint32 to length | from | to,
- *   padded to 8
+ *   uint32 version 2 | uint32 n | n times: uint32 key length | uint32 data length | key |
+ *   data, padded to 8
  */
+#define COMMITS_VERSION 2
+#define COMMIT_MAX_KEY 255
+#define COMMIT_MAX_DATA (16u << 20)
+
 static int record_commits(ed_task *t, int64_t id, const char *dir, ed_strbuf *lines, ed_err *err)
 {
     ed_job *job = t->job;
     ed_strbuf body;
     ed_sb_init(&body);
-    uint32_t head[2] = {1, 0};
+    uint32_t head[2] = {COMMITS_VERSION, 0};
     pthread_mutex_lock(&job->mu);
     for (int i = 0; i < job->nfinal_commits; i++) {
         const struct ed_final_commit *c = &job->final_commits[i];
         if (c->task != t) continue;
-        uint32_t len[2] = {(uint32_t)strlen(c->from), (uint32_t)strlen(c->to)};
+        char key[256];
+        operator_key(c->op, key, sizeof key);
+        uint32_t len[2] = {(uint32_t)strlen(key), (uint32_t)c->len};
         ed_sb_append(&body, len, 8);
-        ed_sb_append(&body, c->from, len[0]);
-        ed_sb_append(&body, c->to, len[1]);
+        ed_sb_append(&body, key, len[0]);
+        ed_sb_append(&body, c->data, c->len);
         static const char zeros[8] = {0};
-        size_t n = len[0] + len[1];
+        size_t n = len[0] + c->len;
         if (ED_ALIGN8(n) != n) ed_sb_append(&body, zeros, ED_ALIGN8(n) - n);
         head[1]++;
     }
@@ -604,6 +618,68 @@ static int record_commits(ed_task *t, int64_t id, const char *dir, ed_strbuf *li
     return rc;
 }
 
+/* The operator of the job with this key and subtask `old % parallelism`, or NULL. */
+static ed_operator *op_for_commit(ed_job *job, const char *key, int old)
+{
+    for (int k = 0; k < job->ntasks; k++) {
+        ed_task *t = job->tasks[k];
+        for (int o = 0; o < t->nops; o++) {
+            ed_operator *op = &t->ops[o];
+            char mine[256];
+            operator_key(op, mine, sizeof mine);
+            if (strcmp(mine, key) == 0 && op->ctx.subtask == old % op->ctx.parallelism)
+                return op;
+        }
+    }
+    return NULL;
+}
+
+/* Makes the commits of one "commits" entry: file `path` of old subtask `old`. */
+static int restore_commit_file(ed_job *job, const char *path, int old, ed_err *err)
+{
+    void *data;
+    size_t len;
+    if (ed_ckpt_read(path, ED_CKPT_SINK_TXN, &data, &len, err)) return -1;
+    const uint8_t *p = data, *end = p + len;
+    uint32_t head[2] = {0, 0};
+    if (len >= 8) memcpy(head, p, 8);
+    p += len >= 8 ? 8 : 0;
+    int rc = head[0] == COMMITS_VERSION
+                 ? 0
+                 : ed_err_set(err, "%s: not a list of commits of format %d", path, COMMITS_VERSION);
+    for (uint32_t k = 0; k < head[1] && !rc; k++) {
+        uint32_t l[2];
+        if (end - p < 8) {
+            rc = ed_err_set(err, "%s: commit %u is cut short", path, k + 1);
+            break;
+        }
+        memcpy(l, p, 8);
+        p += 8;
+        size_t n = (size_t)l[0] + l[1];
+        if (!l[0] || l[0] > COMMIT_MAX_KEY || l[1] > COMMIT_MAX_DATA ||
+            ED_ALIGN8(n) > (size_t)(end - p)) {
+            rc = ed_err_set(err, "%s: commit %u is malformed", path, k + 1);
+            break;
+        }
+        char key[COMMIT_MAX_KEY + 1];
+        memcpy(key, p, l[0]);
+        key[l[0]] = 0;
+        ed_operator *op = op_for_commit(job, key, old);
+        if (!op || !op->vt->commit_at_end) {
+            rc = ed_err_set(err, "%s: commit %u is for operator '%s', which this job does not "
+                                 "have as a committing sink", path, k + 1, key);
+            break;
+        }
+        ed_err e = {0};
+        if (op->vt->commit_at_end(op, p + l[0], l[1], &e))
+            rc = ed_err_set(err, "operator '%s' cannot make the commit recorded in %s: %s",
+                            op->node->name, path, e.msg);
+        p += ED_ALIGN8(n);
+    }
+    free(data);
+    return rc;
+}
+
 /* Makes the commits of finished sinks that the checkpoint the job starts from records. */
 int ed_job_restore_commits(ed_job *job, ed_err *err)
 {
@@ -611,41 +687,7 @@ int ed_job_restore_commits(ed_job *job, ed_err *err)
     for (int i = 0; r && i < r->ncm; i++) {
         char path[4500];
         snprintf(path, sizeof path, "%s/%s", r->dir, r->cm[i].file);
-        void *data;
-        size_t len;
-        if (ed_ckpt_read(path, ED_CKPT_SINK_TXN, &data, &len, err)) return -1;
-        const uint8_t *p = data, *end = p + len;
-        uint32_t head[2] = {0, 0};
-        if (len >= 8) memcpy(head, p, 8);
-        p += len >= 8 ? 8 : 0;
-        int rc = head[0] == 1 ? 0 : ed_err_set(err, "%s: not a list of commits of format 1", path);
-        for (uint32_t k = 0; k < head[1] && !rc; k++) {
-            uint32_t l[2];
-            if (end - p < 8) {
-                rc = ed_err_set(err, "%s: commit %u is cut short", path, k + 1);
-                break;
-            }
-            memcpy(l, p, 8);
-            p += 8;
-            size_t n = (size_t)l[0] + l[1];
-            if (!l[0] || !l[1] || l[0] >= 4096 || l[1] >= 4096 ||
-                ED_ALIGN8(n) > (size_t)(end - p)) {
-                rc = ed_err_set(err, "%s: commit %u is malformed", path, k + 1);
-                break;
-            }
-            char from[4096], to[4096];
-            memcpy(from, p, l[0]);
-            from[l[0]] = 0;
-            memcpy(to, p + l[0], l[1]);
-            to[l[1]] = 0;
-            p += ED_ALIGN8(n);
-            struct stat st;
-            if (job->fs->rename(job->fs, from, to) && !(errno == ENOENT && stat(to, &st) == 0))
-                rc = ed_err_set(err, "cannot commit '%s' (recorded in %s): %s", from, path,
-                                strerror(errno));
-        }
-        free(data);
-        if (rc) return -1;
+        if (restore_commit_file(job, path, r->cm[i].subtask, err)) return -1;
     }
     return 0;
 }

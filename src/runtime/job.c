@@ -351,34 +351,44 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
     return 0;
 }
 
-void ed_job_commit_at_end(ed_job *job, const ed_task *t, const char *from, const char *to)
+void ed_job_commit_at_end(ed_job *job, ed_operator *op, const void *data, size_t len)
 {
+    void *copy = ed_xmalloc(len ? len : 1);
+    if (len) memcpy(copy, data, len);
     pthread_mutex_lock(&job->mu);
     job->final_commits = ed_xrealloc(job->final_commits, sizeof(*job->final_commits) *
                                                              (size_t)(job->nfinal_commits + 1));
     job->final_commits[job->nfinal_commits++] =
-        (struct ed_final_commit){ed_xstrdup(from), ed_xstrdup(to), t, 0, false};
+        (struct ed_final_commit){op, copy, len, op->task, 0, false};
     pthread_mutex_unlock(&job->mu);
 }
 
-/* Makes the renames of job->final_commits that pick(c, id) selects (a rename done already,
- * by an earlier attempt of the same commit, is fine); the job fails when one cannot be. */
+/* Makes the commits of job->final_commits that pick(c, id) selects (outside job->mu: a
+ * commit may take its time); the job fails when one cannot be made. */
 static void final_commits(ed_job *job, bool (*pick)(const struct ed_final_commit *, int64_t),
                           int64_t id)
 {
-    char failed[1200] = "";
     pthread_mutex_lock(&job->mu);
+    int n = 0;
+    struct ed_final_commit *todo =
+        ed_xmalloc(sizeof(*todo) * (size_t)(job->nfinal_commits ? job->nfinal_commits : 1));
     for (int i = 0; i < job->nfinal_commits; i++) {
         struct ed_final_commit *c = &job->final_commits[i];
-        struct stat st;
         if (c->done || !pick(c, id)) continue;
         c->done = true;
-        if (job->fs->rename(job->fs, c->from, c->to) &&
-            !(errno == ENOENT && stat(c->to, &st) == 0) && !failed[0])
-            snprintf(failed, sizeof failed, "cannot commit '%s': %s", c->from, strerror(errno));
+        todo[n++] = *c; /* its data lives as long as the job */
     }
     pthread_mutex_unlock(&job->mu);
-    if (failed[0]) ed_job_fail(job, "%s", failed);
+    ed_err failed = {0};
+    for (int i = 0; i < n; i++) {
+        ed_operator *op = todo[i].op;
+        ed_err e = {0};
+        if (op->vt->commit_at_end(op, todo[i].data, todo[i].len, &e) && !failed.set)
+            ed_err_set(&failed, "operator '%s' (subtask %d/%d) failed to commit: %s",
+                       op->node->name, op->ctx.subtask + 1, op->ctx.parallelism, e.msg);
+    }
+    free(todo);
+    if (failed.set) ed_job_fail(job, "%s", failed.msg);
 }
 
 static bool recorded_by(const struct ed_final_commit *c, int64_t id)
@@ -516,8 +526,7 @@ void ed_job_destroy(ed_job *job)
     ed_coord_free(job->coord);
     ed_job_free_restore(job);
     for (int i = 0; i < job->nfinal_commits; i++) {
-        free(job->final_commits[i].from);
-        free(job->final_commits[i].to);
+        free(job->final_commits[i].data);
     }
     free(job->final_commits);
     pthread_mutex_destroy(&job->coord_mu);

@@ -149,8 +149,15 @@ typedef struct ed_op_vt {
      * Stage 0: it is a few records ahead (fetch the table slot); stage 1: it is next
      * (fetch what the slot points to). Changes nothing. */
     void (*prefetch)(ed_operator *op, uint32_t hash, int stage);
-    /* Checkpoint `id` is complete (two-phase-commit sinks commit here). */
+    /* Checkpoint `id` is complete (two-phase-commit sinks commit here). Setting op->err
+     * (ed_op_fail) fails the job. */
     void (*notify_checkpoint_complete)(ed_operator *op, int64_t id);
+    /* Makes a commit the operator left for the end of the job (ed_op_commit_at_end), given
+     * the bytes it left. Called on another thread once the operator's task has finished,
+     * or when a job restores from a checkpoint that recorded it, before any task runs
+     * (the operator is then not open). Must be idempotent: a commit may be made again
+     * after a failure. */
+    int (*commit_at_end)(ed_operator *op, const void *data, size_t len, ed_err *err);
 } ed_op_vt;
 
 /* ed_operator.in_key_hash: ED_KEY_HASH_GIVEN | hash, or 0 */
@@ -232,9 +239,11 @@ const ed_config *ed_op_config(const ed_operator *op);
 /* The file system the job writes durable files through (checkpoints, committed sink
  * files): the real one, or a test's that injects faults. */
 struct ed_fs *ed_op_fs(const ed_operator *op);
-/* Renames from to `to` once the whole job has finished successfully (ed_job_commit_at_end):
- * a sink's last files at the end of its bounded input. */
-void ed_op_commit_at_end(const ed_operator *op, const char *from, const char *to);
+/* Leaves a commit (the operator's vt->commit_at_end of these bytes, copied) for when the
+ * whole job has finished successfully, or for the first checkpoint that records the task
+ * finished (ed_job_commit_at_end): a sink's last transaction at the end of its bounded
+ * input. */
+void ed_op_commit_at_end(ed_operator *op, const void *data, size_t len);
 /* The output schema of the operator's node, and of its (first) input. */
 const eddy_schema *ed_op_schema(const ed_operator *op);
 const eddy_schema *ed_op_input_schema(const ed_operator *op);

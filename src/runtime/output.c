@@ -86,9 +86,9 @@ int ed_op_fail(ed_operator *op, const char *fmt, ...)
 
 const ed_config *ed_op_config(const ed_operator *op) { return op->task->job->cfg; }
 struct ed_fs *ed_op_fs(const ed_operator *op) { return op->task->job->fs; }
-void ed_op_commit_at_end(const ed_operator *op, const char *from, const char *to)
+void ed_op_commit_at_end(ed_operator *op, const void *data, size_t len)
 {
-    ed_job_commit_at_end(op->task->job, op->task, from, to);
+    ed_job_commit_at_end(op->task->job, op, data, len);
 }
 const eddy_schema *ed_op_schema(const ed_operator *op) { return op->node->schema; }
 

@@ -113,11 +113,13 @@ struct ed_job {
     _Atomic bool cancel;
     pthread_mutex_t mu;
     ed_err err; /* the first failure */
-    /* guarded by mu: renames that commit a sink's last files once the whole job has
+    /* guarded by mu: commits of sinks' last transactions, made once the whole job has
      * finished (a bounded input's end is not the job's: another task may still fail) */
     struct ed_final_commit {
-        char *from, *to;
-        const struct ed_task *task; /* whose operator asked */
+        ed_operator *op; /* whose vt->commit_at_end makes it */
+        void *data;      /* of len bytes */
+        size_t len;
+        const struct ed_task *task; /* op's task */
         int64_t recorded_in; /* the first checkpoint that has the task finished with it (0:
                               * none yet): made when that one completes (checkpointing.c) */
         bool done;
@@ -264,12 +266,13 @@ void ed_job_destroy(ed_job *job);
 
 /* Records the failure of a task (first wins) and cancels the job. */
 void ed_job_fail(ed_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Renames from to `to` once every task of the job has finished and the job succeeded -
- * or, with checkpoints after tasks finish, once a checkpoint that has task t finished is
- * complete (it is recorded there, and a restore from it makes it); forgotten when the job
- * fails before (the restore then cleans the file away). Any thread. */
-void ed_job_commit_at_end(ed_job *job, const ed_task *t, const char *from, const char *to);
-/* Makes the renames recorded in checkpoint id or before (ed_job_commit_at_end). */
+/* Makes op's commit of `data` (op->vt->commit_at_end) once every task of the job has
+ * finished and the job succeeded - or, with checkpoints after tasks finish, once a
+ * checkpoint that has op's task finished is complete (it is recorded there, and a restore
+ * from it makes it); forgotten when the job fails before (the restore then cleans the
+ * transaction away). Any thread. */
+void ed_job_commit_at_end(ed_job *job, ed_operator *op, const void *data, size_t len);
+/* Makes the commits recorded in checkpoint id or before (ed_job_commit_at_end). */
 void ed_job_commit_recorded(ed_job *job, int64_t id);
 /* Posts a mail to a task; runs on the task's thread between records. Any thread. */
 void ed_task_post(ed_task *t, void (*fn)(ed_task *, void *), void *arg);
