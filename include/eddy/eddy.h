@@ -11,6 +11,7 @@
 #include "datastream.h"
 #include "process.h"
 #include "row.h"
+#include "sink.h"
 #include "state.h"
 #include "time.h"
 #include "window.h"

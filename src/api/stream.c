@@ -77,7 +77,21 @@ eddy_schema *ed_api_parse_schema(eddy_env *env, const char *what, const char *te
     return s;
 }
 
-bool ed_api_usable(eddy_stream *in) { return in && !in->env->err.set; }
+/* A handle that names a node and no error so far. */
+static bool live(eddy_stream *in) { return in && !in->env->err.set; }
+
+/* A stream something may read from: a sink's handle (eddy_two_phase_commit_sink) only
+ * takes operator properties. */
+bool ed_api_usable(eddy_stream *in)
+{
+    if (!live(in)) return false;
+    const ed_node *n = in->env->sg.nodes[in->node];
+    if (n->kind == ED_NODE_SINK) {
+        ed_api_fail(in->env, "'%s' is a sink: nothing can read from it", n->name);
+        return false;
+    }
+    return true;
+}
 
 /* A physical node whose schema is known: the node's own, or for virtual nodes the
  * schema of what flows through them. */
@@ -387,7 +401,7 @@ eddy_stream *eddy_side_output(eddy_stream *of, const char *tag, const char *sche
 
 static ed_node *physical(eddy_stream *s, const char *what)
 {
-    if (!ed_api_usable(s)) return NULL;
+    if (!live(s)) return NULL;
     ed_node *n = ed_api_node(s);
     if (n->kind == ED_NODE_PARTITION || n->kind == ED_NODE_UNION || n->kind == ED_NODE_SIDE) {
         ed_api_fail(s->env, "%s: '%s' is not an operator (it only routes records)", what, n->name);
@@ -466,7 +480,7 @@ eddy_stream *eddy_param(eddy_stream *s, const char *key, const char *value)
 
 const eddy_schema *eddy_stream_schema(eddy_stream *s)
 {
-    return ed_api_usable(s) ? ed_api_schema_of(s->env, s->node) : NULL;
+    return live(s) ? ed_api_schema_of(s->env, s->node) : NULL;
 }
 
 /* ---- sinks -------------------------------------------------------------------------------- */
@@ -484,7 +498,7 @@ static int sink_v(eddy_stream *in, const char *connector, va_list ap)
     if (!ed_api_usable(in)) return -1;
     eddy_env *env = in->env;
     const ed_factory *f = ed_factory_find(connector, ED_FACTORY_SINK);
-    if (!f || strcmp(connector, "collect") == 0) {
+    if (!f || strcmp(connector, "collect") == 0 || strcmp(connector, ED_TXN_SINK) == 0) {
         ed_api_fail(env, "eddy_sink: unknown sink connector '%s'", connector ? connector : "(null)");
         return -1;
     }
@@ -534,4 +548,25 @@ eddy_result *eddy_collect(eddy_stream *in)
     env->results = ed_xrealloc(env->results, sizeof(*env->results) * (size_t)(env->nresults + 1));
     env->results[env->nresults++] = n->result;
     return n->result;
+}
+
+/* ---- two-phase-commit sinks (runtime/ops_txn.c) ---------------------------------------- */
+
+eddy_stream *eddy_two_phase_commit_sink(eddy_stream *in, eddy_txn_sink fns)
+{
+    if (!ed_api_usable(in)) return NULL;
+    eddy_env *env = in->env;
+    const eddy_fn *need[] = {&fns.begin, &fns.write, &fns.pre_commit, &fns.commit};
+    static const char *const names[] = {"begin", "write", "pre_commit", "commit"};
+    for (int i = 0; i < 4; i++)
+        if (!need[i]->name && !need[i]->ptr)
+            return ed_api_fail(env, "eddy_two_phase_commit_sink: no %s function", names[i]);
+    ed_node *n = ed_api_add_node(env, ED_NODE_SINK, ED_TXN_SINK, "Sink: Two-phase commit");
+    ed_api_add_input(n, in->node);
+    n->schema = eddy_schema_copy(ed_api_schema_of(env, in->node));
+    eddy_txn_sink *sp = ed_xmalloc(sizeof(*sp));
+    *sp = fns;
+    n->spec = sp; /* plain data: names and addresses */
+    n->free_spec = free;
+    return ed_api_handle(env, n->id);
 }

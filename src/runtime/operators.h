@@ -17,6 +17,11 @@ extern const ed_op_vt ed_op_agg_vt;
 extern const ed_op_vt ed_op_collection_vt;
 extern const ed_op_vt ed_op_collect_vt;
 
+/* The two-phase-commit sink (ops_txn.c): its factory, whose node spec is the user's
+ * eddy_txn_sink. */
+#define ED_TXN_SINK "two-phase-commit"
+extern const ed_factory ed_sink_txn_factory;
+
 /* Factory tables of the window operators (ops_window.c), the process-function family
  * (ops_process.c) and the time operators (ops_time.c); each NULL-terminated. */
 extern const ed_factory *const ed_window_factories[];

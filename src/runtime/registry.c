@@ -36,6 +36,7 @@ static const ed_factory *const factories[] = {
     &ed_op_agg,
     &ed_src_collection,
     &ed_sink_collect,
+    &ed_sink_txn_factory,
     &ed_connector_datagen,
     &ed_connector_filesystem_source,
     &ed_connector_socket,
