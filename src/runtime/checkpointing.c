@@ -41,6 +41,7 @@
 #include "../state/rocks.h"
 #include "../state/snapshot.h"
 #include "incremental.h"
+#include "upload.h"
 #include "operators.h"
 #include "task.h"
 
@@ -129,11 +130,9 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
         char key[256], path[4400];
         operator_key(op, key, sizeof key);
         snprintf(path, sizeof path, "%s/%s-%d", dir, key, t->subtask);
-        rc = ed_ckpt_write(t->job->fs, path, ED_CKPT_OPERATOR_STATE, payload.data,
-                           payload.len, err);
-        if (!rc)
-            ed_sb_printf(lines, "state %s %d %d %s-%d %zu\n", key, t->subtask,
-                         op->ctx.parallelism, key, t->subtask, payload.len);
+        ed_sb_printf(lines, "state %s %d %d %s-%d %zu\n", key, t->subtask, op->ctx.parallelism,
+                     key, t->subtask, payload.len);
+        ed_upload_add(t, id, path, ED_CKPT_OPERATOR_STATE, &payload); /* written later */
     }
     ed_sb_free(&payload);
     ed_sb_free(&body);
@@ -155,14 +154,25 @@ static void notify_complete(ed_task *t, void *arg)
     }
 }
 
-void ed_task_decline(ed_task *t, int64_t id, const char *reason)
+void ed_task_mark_acked(ed_task *t, int64_t id)
 {
     pthread_mutex_lock(&t->job->fin_mu);
     if (id > t->acked_id) t->acked_id = id;
     pthread_mutex_unlock(&t->job->fin_mu);
-    if (ed_coord_decline(t->job->coord, id, reason))
-        ed_job_fail(t->job, "checkpoint %lld failed and no more failed checkpoints are "
-                            "tolerated: %s", (long long)id, reason);
+}
+
+void ed_job_decline(ed_job *job, int64_t id, const char *reason)
+{
+    if (ed_coord_decline(job->coord, id, reason))
+        ed_job_fail(job, "checkpoint %lld failed and no more failed checkpoints are "
+                         "tolerated: %s", (long long)id, reason);
+}
+
+void ed_task_decline(ed_task *t, int64_t id, const char *reason)
+{
+    ed_upload_discard(t, id);
+    ed_task_mark_acked(t, id);
+    ed_job_decline(t->job, id, reason);
 }
 
 int ed_task_snapshot(ed_task *t, int64_t id, bool unaligned, ed_strbuf *lines)
@@ -180,6 +190,7 @@ int ed_task_snapshot(ed_task *t, int64_t id, bool unaligned, ed_strbuf *lines)
         if (ed_writer_barrier(t->writers[w], id, t->ckpt_ts, unaligned)) return -1;
     for (int w = 0; w < t->nwriters; w++) ed_writer_flush(t->writers[w]);
     t->dirty = false;
+    ed_upload_discard(t, id - 1); /* older checkpoints not submitted can no longer complete */
     ed_err err = {0};
     for (int i = 0; i < t->nops; i++) {
         if (snapshot_operator(t, &t->ops[i], id, dir, lines, &err)) {
@@ -218,16 +229,14 @@ static void acknowledged(ed_job *job, int64_t id, int rc, const ed_err *err)
     }
 }
 
-void ed_task_ack(ed_task *t, int64_t id, const char *lines)
+void ed_job_ack(ed_job *job, int64_t id, const char *lines)
 {
-    ed_job *job = t->job;
-    pthread_mutex_lock(&job->fin_mu);
-    if (id > t->acked_id) t->acked_id = id;
-    pthread_mutex_unlock(&job->fin_mu);
     ed_err err = {0};
     int rc = ed_coord_ack(job->coord, id, lines, job->clock->now_ms(job->clock), &err);
     acknowledged(job, id, rc, &err);
 }
+
+void ed_task_ack(ed_task *t, int64_t id, const char *lines) { ed_upload_submit(t, id, lines); }
 
 int ed_task_checkpoint(ed_task *t, int64_t id)
 {

@@ -21,6 +21,7 @@
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
 #include "task.h"
+#include "upload.h"
 
 int ed_task_start(ed_task *t);
 
@@ -405,6 +406,10 @@ int ed_job_run(ed_job *job)
     int64_t start = ed_mono_ns();
     ed_log(ED_INFO, "runtime", "job '%s' starting: %d tasks, %d channels", job->name,
            job->ntasks, job->nchannels);
+    ed_err uerr = {0};
+    if (job->coord && ed_upload_start(job, &uerr)) /* without: tasks write their own files */
+        ed_log(ED_WARN, "checkpoint", "job '%s': %s; tasks write their checkpoint files "
+               "themselves", job->name, uerr.msg);
     int started = 0;
     for (; started < job->ntasks; started++) {
         if (ed_task_start(job->tasks[started])) {
@@ -419,6 +424,7 @@ int ed_job_run(ed_job *job)
             ed_job_fail(job, "cannot start the checkpoint coordinator's thread");
     }
     for (int i = 0; i < started; i++) pthread_join(job->tasks[i]->thread, NULL);
+    ed_upload_drain(job); /* the tasks' last checkpoint files, and their acknowledgements */
     /* whatever is still pending fails now (also when no task ever started), so that no
      * one waits for a savepoint of a job that has ended */
     if (job->coord) ed_coord_stop(job->coord);
@@ -430,6 +436,7 @@ int ed_job_run(ed_job *job)
         pthread_join(job->coord_thread, NULL);
         job->coord_started = false;
     }
+    ed_upload_stop(job);
     if (job->coord) ed_coord_sweep(job->coord);
     double secs = (double)(ed_mono_ns() - start) / 1e9;
     /* the job succeeded: the sinks' last files become visible */
@@ -506,6 +513,7 @@ void ed_job_destroy(ed_job *job)
             ed_operator_store_free(t->ops[i].op_store);
         }
         ed_ua_free(t);
+        ed_upload_free_task(t);
         ed_task_free_final_state(t);
         free(t->ops);
         ed_mail *m = t->mails;

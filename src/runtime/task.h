@@ -14,6 +14,7 @@
 #include "graph.h"
 
 typedef struct ed_job ed_job;
+typedef struct ed_up_batch ed_up_batch;
 
 /* One network output of a task: a partitioner over channels to the next vertex. */
 struct ed_writer {
@@ -88,6 +89,8 @@ struct ed_task {
     bool ckpt_unaligned; /* ... at its first barrier: in-flight data is being recorded */
     bool ckpt_over;      /* acknowledged or declined here: its barriers are stale now */
     struct ed_ua_run *ua; /* an unaligned checkpoint's recordings (unaligned.c), or NULL */
+    struct ed_up_batch *up_open; /* snapshot files not yet handed to the upload thread
+                                  * (upload.c), per checkpoint */
     uint32_t la_seen;    /* gate.announce when announced barriers were last looked for */
     int64_t la_due;      /* when an announced barrier's alignment times out (INT64_MAX) */
     bool la_force;       /* look for announced barriers at the next chance */
@@ -129,6 +132,7 @@ struct ed_job {
     ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
     struct ed_coord *coord; /* checkpointing, or NULL */
     ed_fs *fs;              /* where checkpoint files are written */
+    struct ed_uploader *up; /* the upload thread of checkpoint files (upload.c), or NULL */
     pthread_t coord_thread;
     bool coord_started;
     pthread_mutex_t coord_mu;
@@ -184,11 +188,18 @@ int ed_task_checkpoint(ed_task *t, int64_t id);
  * buffer). 0; 1 when the task declined the checkpoint (the barrier went on
  * all the same); -1 when the task must fail. */
 int ed_task_snapshot(ed_task *t, int64_t id, bool unaligned, ed_strbuf *lines);
-/* The second half: acknowledges checkpoint id with the task's lines; the task that
- * completes it tells every task. */
+/* The second half: the task's files of checkpoint id are written and the checkpoint
+ * acknowledged with its lines, by the upload thread (upload.h). */
 void ed_task_ack(ed_task *t, int64_t id, const char *lines);
 /* Declines checkpoint id (reason); fails the job when no more failures are tolerated. */
 void ed_task_decline(ed_task *t, int64_t id, const char *reason);
+/* The task has taken its part of checkpoint id (acknowledged or declined, or its files are
+ * being written): finishing, it does not acknowledge id again. */
+void ed_task_mark_acked(ed_task *t, int64_t id);
+/* Acknowledges / declines checkpoint id for a task whose files are written (any thread);
+ * the acknowledgement that completes it tells every task. */
+void ed_job_ack(ed_job *job, int64_t id, const char *lines);
+void ed_job_decline(ed_job *job, int64_t id, const char *reason);
 /* The task has ended (task thread, before its operators close): from now on checkpoints
  * are acknowledged on its behalf with its operators marked finished, and those pending
  * that it has not acknowledged are, now. */

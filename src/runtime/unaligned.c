@@ -51,6 +51,7 @@
 #include "../base/log.h"
 #include "../checkpoint/coordinator.h"
 #include "task.h"
+#include "upload.h"
 
 #define UA_VERSION 1u
 
@@ -224,32 +225,21 @@ void ed_ua_complete(ed_task *t)
         ed_sb_append(&payload, u->ch[i].data, u->ch[i].len);
         bytes += len;
     }
-    ed_err err = {0};
-    int rc = 0;
     if (bytes) {
         char dir[4096], file[300], path[4500];
         ed_coord_chk_dir(job->coord, u->id, dir, sizeof dir);
         channel_file(t, file, sizeof file);
         snprintf(path, sizeof path, "%s/%s", dir, file);
-        rc = ed_ckpt_write(job->fs, path, ED_CKPT_CHANNEL_STATE, payload.data, payload.len, &err);
-        if (!rc) {
-            char key[256];
-            ed_op_state_key(&t->ops[0], key, sizeof key);
-            ed_sb_printf(&u->lines, "channels %s %d %d %s %zu\n", key, t->subtask,
-                         t->vertex->parallelism, file, payload.len);
-            ed_log(ED_DEBUG, "checkpoint", "checkpoint %lld: task '%s' keeps %llu bytes of "
-                   "in-flight data", (long long)u->id, t->name, (unsigned long long)bytes);
-        }
+        char key[256];
+        ed_op_state_key(&t->ops[0], key, sizeof key);
+        ed_sb_printf(&u->lines, "channels %s %d %d %s %zu\n", key, t->subtask,
+                     t->vertex->parallelism, file, payload.len);
+        ed_log(ED_DEBUG, "checkpoint", "checkpoint %lld: task '%s' keeps %llu bytes of "
+               "in-flight data", (long long)u->id, t->name, (unsigned long long)bytes);
+        ed_upload_add(t, u->id, path, ED_CKPT_CHANNEL_STATE, &payload); /* written later */
     }
     ed_sb_free(&payload);
-    int64_t id = u->id;
-    if (rc) {
-        ed_log(ED_WARN, "checkpoint", "checkpoint %lld: task '%s' cannot write its in-flight data: "
-               "%s", (long long)id, t->name, err.msg);
-        ed_task_decline(t, id, err.msg);
-    } else {
-        ed_task_ack(t, id, u->lines.data);
-    }
+    ed_task_ack(t, u->id, u->lines.data); /* the upload thread writes, then acknowledges */
     ed_ua_free(t);
 }
 
