@@ -1647,8 +1647,13 @@ ED_TEST(datagen_restores_at_another_parallelism)
     err = restore_error(dg_source, &rows, 2, chk[0]);
     ED_CHECK_CONTAINS(err, "datagen: number-of-rows was unset at the checkpoint and is 5 now");
     free(err);
+    /* a damaged copy beside the checkpoint (where the shared files of incremental RocksDB
+     * checkpoints are found too) */
     char bad[800], file[900];
-    snprintf(bad, sizeof bad, "%s/bad", dir);
+    snprintf(bad, sizeof bad, "%s", chk[0]);
+    char *slash = strrchr(bad, '/');
+    ED_REQUIRE(slash);
+    snprintf(slash, sizeof bad - (size_t)(slash - bad), "/chk-damaged");
     copy_dir(chk[0], bad);
     snprintf(file, sizeof file, "%s/gen-0", bad);
     ED_REQUIRE(edit_own_state(file, set_version_9));

@@ -398,6 +398,14 @@ static void late_answer(ed_coord *c, int64_t id)
         }
 }
 
+bool ed_coord_is_pending(ed_coord *c, int64_t id)
+{
+    pthread_mutex_lock(&c->mu);
+    bool yes = find(c, id) != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return yes;
+}
+
 void ed_coord_sweep(ed_coord *c)
 {
     pthread_mutex_lock(&c->mu);
@@ -535,6 +543,7 @@ int ed_coord_ack(ed_coord *c, int64_t id, const char *state_lines, int64_t now, 
     if (!p) {
         late_answer(c, id);
         ed_err_set(err, "checkpoint %lld is not pending", (long long)id);
+        rc = -2;
     } else {
         p->answered++;
         if (state_lines) ed_sb_puts(&p->lines, state_lines);

@@ -67,6 +67,8 @@ ed_ckpt_props ed_coord_props(const ed_coord *c, int64_t id);
 /* Whether checkpoint id is a savepoint (the state layer writes savepoints in its full,
  * backend-neutral format). Any thread. */
 bool ed_coord_is_savepoint(const ed_coord *c, int64_t id);
+/* Whether checkpoint id is pending (triggered, neither complete nor aborted). Any thread. */
+bool ed_coord_is_pending(ed_coord *c, int64_t id);
 
 /* Starts a savepoint into a new directory under dir (NULL or "": the configured
  * execution.checkpointing.savepoint-dir) and creates it; returns its id, or 0 with err
@@ -90,7 +92,8 @@ void ed_coord_chk_dir(const ed_coord *c, int64_t id, char *buf, size_t cap);
 
 /* A task's acknowledgement: its "state ..." lines (possibly none). Returns 1 when this
  * completed the checkpoint (_metadata written), 0 when others are still missing, -1 when
- * the checkpoint is unknown, aborted, or its metadata could not be written (err). */
+ * its metadata could not be written (err), -2 when it is unknown or was aborted (err: a
+ * late answer, nothing to report). */
 int ed_coord_ack(ed_coord *c, int64_t id, const char *state_lines, int64_t now, ed_err *err);
 /* A task cannot take part (finished, failed to snapshot): the checkpoint is aborted.
  * Returns true when too many checkpoints failed in a row

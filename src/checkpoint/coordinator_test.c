@@ -381,7 +381,7 @@ ED_TEST(an_aborted_checkpoint_is_removed_again_after_its_last_answer)
     write_late(d1); /* the third task was still writing */
     ED_CHECK(exists(jobdir, "chk-1/sum-1"));
     ed_err_clear(&e);
-    ED_CHECK_INT(ed_coord_ack(c, 1, NULL, t, &e), -1); /* its answer comes late */
+    ED_CHECK_INT(ed_coord_ack(c, 1, NULL, t, &e), -2); /* its answer comes late */
     ED_CHECK(!exists(jobdir, "chk-1"));
 
     /* a task that never answers (it failed): removed at the end of the job */

@@ -149,6 +149,38 @@ int ed_ckpt_write(ed_fs *fs, const char *path, ed_ckpt_kind kind, const void *pa
     return ed_fsync_dir(fs, dir, err);
 }
 
+/* The whole file at path, in a new allocation. */
+int ed_read_file(const char *path, void **data, size_t *len, ed_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ed_err_set(err, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || st.st_size < 0) {
+        close(fd);
+        return ed_err_set(err, "cannot stat '%s': %s", path, strerror(errno));
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return ed_err_set(err, "'%s': out of memory for %zu bytes", path, n);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(buf);
+            close(fd);
+            return ed_err_set(err, "cannot read '%s': %s", path, r ? strerror(errno) : "short file");
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
 int ed_ckpt_read(const char *path, ed_ckpt_kind kind, void **payload, size_t *len, ed_err *err)
 {
     *payload = NULL;

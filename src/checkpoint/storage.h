@@ -65,6 +65,8 @@ int ed_ckpt_read(const char *path, ed_ckpt_kind kind, void **payload, size_t *le
                  ed_err *err);
 
 /* mkdir -p; 0 or -1 with err. */
+/* The whole local file at path, in a new allocation (*data, *len). 0, or -1 with err. */
+int ed_read_file(const char *path, void **data, size_t *len, ed_err *err);
 int ed_mkdirs(const char *path, ed_err *err);
 /* Removes a directory tree; 0 or -1 with err (a missing path is not an error). */
 int ed_remove_tree(const char *path, ed_err *err);

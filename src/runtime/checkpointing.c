@@ -108,7 +108,7 @@ static int snapshot_operator(ed_task *t, ed_operator *op, int64_t id, const char
         if (!rc && incr) {
             char shared[4200];
             shared_dir_of(dir, shared, sizeof shared);
-            rc = ed_incr_snapshot(op, t->job->fs, shared, &body, lines, err);
+            rc = ed_incr_snapshot(op, id, shared, &body, lines, err);
         } else if (!rc) {
             rc = ed_state_snapshot(op->keyed->backend, op->keyed->timers, &body, err);
         }
@@ -224,7 +224,7 @@ static void acknowledged(ed_job *job, int64_t id, int rc, const ed_err *err)
                 ed_task_post(job->tasks[k], notify_complete, (void *)(intptr_t)id);
             ed_job_commit_recorded(job, id); /* the last files of sinks finished in it */
         }
-    } else if (rc < 0 && err->set) {
+    } else if (rc == -1 && err->set) { /* (-2: aborted meanwhile, nothing to say) */
         ed_log(ED_WARN, "checkpoint", "checkpoint %lld: %s", (long long)id, err->msg);
     }
 }

@@ -14,6 +14,7 @@
 #include "../base/log.h"
 #include "../state/rocks.h"
 #include "../state/snapshot.h"
+#include "upload.h"
 
 #define INCR_MAGIC "EDDYRKIN"
 #define INCR_VERSION 1u
@@ -34,38 +35,6 @@ static void put_padded(ed_strbuf *o, const void *p, size_t n)
     static const uint8_t zeros[8];
     if (n) ed_sb_append(o, p, n);
     if (n & 7) ed_sb_append(o, zeros, 8 - (n & 7));
-}
-
-/* The whole file at path, in a new allocation. */
-static int read_all(const char *path, void **data, size_t *len, ed_err *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ed_err_set(err, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) || st.st_size < 0) {
-        close(fd);
-        return ed_err_set(err, "cannot stat '%s': %s", path, strerror(errno));
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
-        return ed_err_set(err, "'%s': out of memory for %zu bytes", path, n);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) {
-            free(buf);
-            close(fd);
-            return ed_err_set(err, "cannot read '%s': %s", path, r ? strerror(errno) : "short file");
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *len = n;
-    return 0;
 }
 
 /* A local file of an instance being restored (no fsync: a crash restores again). */
@@ -95,7 +64,7 @@ static bool is_sst(const char *name)
     return n > 4 && strcmp(name + n - 4, ".sst") == 0;
 }
 
-int ed_incr_snapshot(ed_operator *op, ed_fs *fs, const char *shared_dir, ed_strbuf *body,
+int ed_incr_snapshot(ed_operator *op, int64_t id, const char *shared_dir, ed_strbuf *body,
                      ed_strbuf *lines, ed_err *err)
 {
     ed_state_backend *b = op->keyed->backend;
@@ -137,17 +106,13 @@ int ed_incr_snapshot(ed_operator *op, ed_fs *fs, const char *shared_dir, ed_strb
                 break;
             }
             len = (size_t)st.st_size;
-            if (!shared) { /* new since the last checkpoint: upload it */
+            /* an upload that failed is made again */
+            if (shared && ed_upload_take_failed(op->task->job, shared)) shared = NULL;
+            if (!shared) { /* new since the last checkpoint: the upload thread copies it */
                 snprintf(fresh, sizeof fresh, "%s-%s", ed_rk_instance_id(b), name);
                 char to[4600];
                 snprintf(to, sizeof to, "%s/%s", shared_dir, fresh);
-                if (read_all(path, &data, &len, err) ||
-                    ed_ckpt_write(fs, to, ED_CKPT_SHARED_FILE, data, len, err)) {
-                    free(data);
-                    rc = -1;
-                    break;
-                }
-                free(data);
+                ed_upload_add_copy(op->task, id, path, to, ED_CKPT_SHARED_FILE, fresh);
                 ed_rk_set_shared_name(b, name, fresh);
                 shared = ed_rk_shared_name(b, name);
                 uploaded++;
@@ -162,7 +127,7 @@ int ed_incr_snapshot(ed_operator *op, ed_fs *fs, const char *shared_dir, ed_strb
             put_padded(body, shared, strlen(shared));
             ed_sb_printf(lines, "shared %s\n", shared);
         } else {
-            if (read_all(path, &data, &len, err)) {
+            if (ed_read_file(path, &data, &len, err)) {
                 rc = -1;
                 break;
             }
@@ -173,6 +138,11 @@ int ed_incr_snapshot(ed_operator *op, ed_fs *fs, const char *shared_dir, ed_strb
             put_padded(body, data, len);
             free(data);
         }
+    }
+    if (!rc && uploaded) { /* the copies read from the native checkpoint: removed after */
+        ed_upload_remove_after(op->task, id, n.dir);
+        free(n.dir);
+        n.dir = NULL;
     }
     ed_rk_native_free(&n);
     if (rc) return -1;

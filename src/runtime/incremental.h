@@ -31,9 +31,10 @@
 #include "../checkpoint/storage.h"
 #include "operators.h"
 
-/* Appends op's keyed state, incrementally, to body, uploading new files to shared_dir,
- * and a "shared <name>" line per file it uses to lines. 0, or -1 with err. */
-int ed_incr_snapshot(ed_operator *op, ed_fs *fs, const char *shared_dir, ed_strbuf *body,
+/* Appends op's keyed state of checkpoint id, incrementally, to body, and a "shared <name>"
+ * line per file it uses to lines; the files new since the last checkpoint are handed to the
+ * upload thread (upload.h), which copies them to shared_dir. 0, or -1 with err. */
+int ed_incr_snapshot(ed_operator *op, int64_t id, const char *shared_dir, ed_strbuf *body,
                      ed_strbuf *lines, ed_err *err);
 /* Restores key groups [first, last] of op's keyed state from one old subtask's section. */
 int ed_incr_restore(ed_operator *op, const void *body, size_t len, const char *shared_dir,

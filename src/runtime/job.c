@@ -536,6 +536,8 @@ void ed_job_destroy(ed_job *job)
     for (int i = 0; i < job->nfinal_commits; i++) {
         free(job->final_commits[i].data);
     }
+    for (int i = 0; i < job->nup_failed; i++) free(job->up_failed[i]);
+    free(job->up_failed);
     free(job->final_commits);
     pthread_mutex_destroy(&job->coord_mu);
     pthread_cond_destroy(&job->coord_cv);

@@ -133,6 +133,8 @@ struct ed_job {
     struct ed_coord *coord; /* checkpointing, or NULL */
     ed_fs *fs;              /* where checkpoint files are written */
     struct ed_uploader *up; /* the upload thread of checkpoint files (upload.c), or NULL */
+    char **up_failed;       /* guarded by mu: shared files whose upload failed (upload.c) */
+    int nup_failed;
     pthread_t coord_thread;
     bool coord_started;
     pthread_mutex_t coord_mu;

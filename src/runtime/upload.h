@@ -10,6 +10,12 @@
  *
  *   task thread:    barrier -> snapshot into buffers -> ed_upload_add ... ed_upload_submit
  *   upload thread:                                     write, fsync, rename ... ack
+ *
+ * Incremental RocksDB checkpoints hand over copies of new SST files (from the native
+ * checkpoint's directory, removed afterwards) under their shared names. A checkpoint may
+ * refer to a shared file an earlier one is still uploading; uploads run in order, and a
+ * batch is acknowledged only when every shared file its lines refer to ("shared <name>")
+ * exists, so a checkpoint never completes on a shared file whose upload failed.
  */
 #ifndef ED_UPLOAD_H
 #define ED_UPLOAD_H
@@ -28,6 +34,17 @@ void ed_upload_stop(ed_job *job);
  * left empty), belongs to the task's part of the checkpoint. */
 void ed_upload_add(ed_task *t, int64_t id, const char *path, ed_ckpt_kind kind,
                    ed_strbuf *payload);
+/* Task thread: file `path` of checkpoint id is a copy of local file `from`, read when it
+ * is written; shared_name (or NULL) names it among the job's shared files (incremental
+ * RocksDB state): if it cannot be written, ed_upload_take_failed says so. */
+void ed_upload_add_copy(ed_task *t, int64_t id, const char *from, const char *path,
+                        ed_ckpt_kind kind, const char *shared_name);
+/* Task thread: local directory dir is removed once checkpoint id's files are written (or
+ * given up). */
+void ed_upload_remove_after(ed_task *t, int64_t id, const char *dir);
+/* Any thread: true when the shared file of this name could not be written (its checkpoint
+ * failed, or was given up before): the caller uploads it again. Forgets it. */
+bool ed_upload_take_failed(ed_job *job, const char *shared_name);
 /* Task thread: the task's part of checkpoint id is complete: its files are written and
  * then the checkpoint acknowledged with lines (copied), in the background. The task counts
  * as having acknowledged id from now on. */
