@@ -116,7 +116,7 @@ static eddy_env *counting_job(const char *dir, long n, const char *rate, bool em
     eddy_env_set(env, "restart-strategy.type", "none");
     eddy_env_set(env, "execution.checkpointing.dir", dir);
     eddy_env_set(env, "execution.checkpointing.interval", "50 ms");
-    eddy_env_set(env, "execution.checkpointing.num-retained", "100");
+    eddy_env_set(env, "execution.checkpointing.num-retained", "100000"); /* all kept */
     eddy_env_set(env, "execution.checkpointing.tolerable-failed-checkpoints", "10");
     eddy_stream *src = eddy_source(env, "datagen", "id BIGINT", "fields.id.kind", "sequence",
                                    "fields.id.start", "0", "fields.id.end", end,
