@@ -36,6 +36,7 @@ struct eddy_env {
     ed_manual_clock manual; /* eddy_env_use_manual_clock */
     bool use_manual;
     ed_fs *fs; /* checkpoint files go through it (tests inject faults); NULL: the real one */
+    int64_t submitted_ms; /* processing time when eddy_execute began: every attempt's */
 };
 
 /* Tests: checkpoint files of the env's jobs go through fs (fault injection). */

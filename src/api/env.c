@@ -200,6 +200,7 @@ static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t 
         return -1;
     }
     *made = true;
+    job->submitted_ms = env->submitted_ms;
     if (job->coord) ed_coord_resume_ids(job->coord, first_id);
     for (int i = 0; i < env->sg.nnodes; i++) {
         ed_node *n = env->sg.nodes[i];
@@ -263,6 +264,8 @@ int eddy_execute(eddy_env *env, const char *job_name)
         pthread_mutex_unlock(&env->mu);
     }
     ed_config *cfg = ed_config_copy(env->cfg);
+    ed_clock *clock = env->use_manual ? &env->manual.base : ed_clock_system();
+    env->submitted_ms = clock->now_ms(clock);
     int64_t last_id = 0, restoring_id = 0;
     char root[4096] = ""; /* <checkpoint dir>/<job>, once a checkpoint completed */
     int rc;

@@ -305,7 +305,7 @@ static void person(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
     ev->person.state = (ed_nx_str){state, 2};
     int32_t size = (int32_t)(8 + ev->person.name.len + ev->person.email.len +
                              ev->person.credit_card.len + ev->person.city.len + 2);
-    ev->person.extra = (ed_nx_str){at, next_extra(r, size, g->c.avg_person_size, at)};
+    ev->person.extra = (ed_nx_str){at, g->skip_extra ? 0 : next_extra(r, size, g->c.avg_person_size, at)};
 }
 
 static void auction(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
@@ -333,7 +333,8 @@ static void auction(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
     at += n;
     ev->auction.reserve = ev->auction.initial_bid + next_price(r);
     int32_t size = (int32_t)(8 + ev->auction.item_name.len + ev->auction.description.len + 40);
-    ev->auction.extra = (ed_nx_str){at, next_extra(r, size, g->c.avg_auction_size, at)};
+    ev->auction.extra =
+        (ed_nx_str){at, g->skip_extra ? 0 : next_extra(r, size, g->c.avg_auction_size, at)};
 }
 
 static void bid(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
@@ -357,7 +358,8 @@ static void bid(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
         ev->bid.channel = (ed_nx_str){urls->name[k], urls->name_len[k]};
         ev->bid.url = (ed_nx_str){urls->url[k], urls->url_len[k]};
     }
-    ev->bid.extra = (ed_nx_str){g->buf, next_extra(r, 32, g->c.avg_bid_size, g->buf)};
+    ev->bid.extra =
+        (ed_nx_str){g->buf, g->skip_extra ? 0 : next_extra(r, 32, g->c.avg_bid_size, g->buf)};
 }
 
 void ed_nx_next(ed_nx_gen *g, ed_nx_event *ev)

@@ -137,6 +137,8 @@ typedef struct ed_nx_gen {
     int64_t count;
     int total; /* the sum of the proportions */
     double delay_us;
+    bool skip_extra; /* extra is left empty (not drawn: it is each event's last draw, so
+                      * nothing else changes) */
     char *buf; /* the current event's strings */
     size_t cap;
 } ed_nx_gen;
