@@ -1,0 +1,470 @@
+/*
+ * queries.c - the Nexmark queries as eddy jobs over the `nexmark` source, with the
+ * reference's semantics (nexmark/nexmark's SQL, quoted above each query): event time from
+ * `dateTime` with the benchmark's watermark, dateTime - 4 s.
+ *
+ * nexmark_query(env, name, &options) builds query `name` ("q0" ... "q12") and returns its
+ * result stream; the caller adds the sink. examples/nexmark.c runs one from the command
+ * line; tests/nexmark_queries_test.c checks each against a computation of its own, and
+ * bench/nexmark.c measures them. Included by those files (one copy of the code).
+ *
+ * Where SQL would produce a changelog (q3's join, q4 and q9's aggregations), the job
+ * emits the new value of a result row whenever it changes: the last row per key is the
+ * final result, as the reference's upsert sink would hold it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <eddy/eddy.h>
+
+typedef struct nexmark_options {
+    const char *events;    /* events.num; NULL: unbounded */
+    const char *rate;      /* first-event.rate (and next-event.rate); NULL: 10000 */
+    const char *base_time; /* events.base-time; NULL: the submission time */
+    bool paced;            /* max-emit-speed false */
+} nexmark_options;
+
+#define NX_WATERMARK_DELAY_MS 4000
+#define NX_WINDOW_MS 10000
+
+/* Field copies (rows do not carry their types). */
+static inline void cp_i64(eddy_row_builder *b, uint32_t i, const eddy_row *in, uint32_t j)
+{
+    eddy_rb_set_i64(b, i, eddy_row_i64(in, j));
+}
+static inline int cp_str(eddy_row_builder *b, uint32_t i, const eddy_row *in, uint32_t j)
+{
+    eddy_str v = eddy_row_str(in, j);
+    return eddy_rb_set_str(b, i, v.ptr, v.len);
+}
+
+/* ---- scratch builders per operator subtask (made on first use, freed by nxq_close) ------ */
+
+typedef struct nxq_scratch {
+    eddy_row_builder *by_arity[17];
+} nxq_scratch;
+
+static eddy_row_builder *nxq_rb(eddy_ctx *ctx, uint32_t arity)
+{
+    nxq_scratch *s = eddy_ctx_user(ctx);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) return NULL;
+        eddy_ctx_set_user(ctx, s);
+    }
+    if (!s->by_arity[arity]) s->by_arity[arity] = eddy_rb_new(arity);
+    eddy_row_builder *b = s->by_arity[arity];
+    if (b) eddy_rb_reset(b);
+    return b;
+}
+
+void nxq_close(eddy_ctx *ctx)
+{
+    nxq_scratch *s = eddy_ctx_user(ctx);
+    if (!s) return;
+    for (int i = 0; i < 17; i++) eddy_rb_free(s->by_arity[i]);
+    free(s);
+    eddy_ctx_set_user(ctx, NULL);
+}
+
+static eddy_stream *scratch_user(eddy_stream *s) { return eddy_rich(s, EDDY_FN_NONE, EDDY_FN(nxq_close)); }
+
+/* ---- sources ---------------------------------------------------------------------------- */
+
+static eddy_stream *nx_source(eddy_env *env, const char *kind, const char *schema,
+                              const nexmark_options *o)
+{
+    const char *kv[16];
+    int n = 0;
+    kv[n++] = "kind";
+    kv[n++] = kind;
+    if (o->events) {
+        kv[n++] = "events.num";
+        kv[n++] = o->events;
+    }
+    if (o->rate) {
+        kv[n++] = "first-event.rate";
+        kv[n++] = o->rate;
+        kv[n++] = "next-event.rate";
+        kv[n++] = o->rate;
+    }
+    if (o->base_time) {
+        kv[n++] = "events.base-time";
+        kv[n++] = o->base_time;
+    }
+    if (o->paced) {
+        kv[n++] = "max-emit-speed";
+        kv[n++] = "false";
+    }
+    while (n < 14) kv[n++] = NULL;
+    eddy_stream *s = eddy_source(env, "nexmark", schema, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5],
+                                 kv[6], kv[7], kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], NULL);
+    char uid[32];
+    snprintf(uid, sizeof uid, "nexmark-%s", kind);
+    return eddy_uid(eddy_name(s, kind), uid);
+}
+
+/* The kind's events with the benchmark's watermark. */
+static eddy_stream *nx_timed(eddy_env *env, const char *kind, const char *schema,
+                             const nexmark_options *o)
+{
+    return eddy_assign_timestamps_and_watermarks(
+        nx_source(env, kind, schema, o),
+        eddy_bounded_out_of_orderness(NX_WATERMARK_DELAY_MS, "dateTime"));
+}
+
+/* ---- q0: SELECT auction, bidder, price, dateTime, extra FROM bid ------------------------- */
+
+static eddy_stream *q0(eddy_env *env, const nexmark_options *o)
+{
+    return nx_source(env, "bid",
+                     "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING", o);
+}
+
+/* ---- q1: SELECT auction, bidder, 0.908 * price AS price, dateTime, extra FROM bid -------- */
+
+int nxq1_euro(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    cp_i64(out, 0, in, 0);
+    cp_i64(out, 1, in, 1);
+    eddy_rb_set_f64(out, 2, 0.908 * (double)eddy_row_i64(in, 2));
+    cp_i64(out, 3, in, 3);
+    return cp_str(out, 4, in, 4);
+}
+
+static eddy_stream *q1(eddy_env *env, const nexmark_options *o)
+{
+    return eddy_map(q0(env, o), EDDY_FN(nxq1_euro),
+                    "auction BIGINT, bidder BIGINT, price DOUBLE, dateTime TIMESTAMP(3), extra STRING");
+}
+
+/* ---- q2: SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0 ---------------------- */
+
+int nxq2_filter(eddy_ctx *ctx, const eddy_row *in) { return eddy_row_i64(in, 0) % 123 == 0; }
+
+static eddy_stream *q2(eddy_env *env, const nexmark_options *o)
+{
+    return eddy_filter(nx_source(env, "bid", "auction BIGINT, price BIGINT", o), EDDY_FN(nxq2_filter));
+}
+
+/* ---- q3: SELECT P.name, P.city, P.state, A.id FROM auction A JOIN person P ON A.seller =
+ * P.id WHERE A.category = 10 AND P.state IN ('OR', 'ID', 'CA') ----------------------------
+ * A regular join: each side's rows wait in state for the other's (for ever, as the SQL's). */
+
+static const eddy_state_desc q3_person = {
+    .name = "person", .kind = EDDY_STATE_VALUE, .schema = "name STRING, city STRING, state STRING"};
+static const eddy_state_desc q3_auctions = {
+    .name = "auctions", .kind = EDDY_STATE_LIST, .schema = "id BIGINT"};
+
+int nxq3_auction_filter(eddy_ctx *ctx, const eddy_row *in) { return eddy_row_i64(in, 2) == 10; }
+
+int nxq3_person_filter(eddy_ctx *ctx, const eddy_row *in)
+{
+    eddy_str s = eddy_row_str(in, 3);
+    return s.len == 2 && (!memcmp(s.ptr, "OR", 2) || !memcmp(s.ptr, "ID", 2) || !memcmp(s.ptr, "CA", 2));
+}
+
+static int q3_emit(eddy_collector *out, const eddy_row *person, int64_t auction)
+{
+    eddy_row_builder *b = eddy_out_builder(out);
+    if (cp_str(b, 0, person, 0) || cp_str(b, 1, person, 1) || cp_str(b, 2, person, 2)) return -1;
+    eddy_rb_set_i64(b, 3, auction);
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+/* auction (id, seller, category) */
+int nxq3_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    const eddy_row *p = eddy_value_get(eddy_keyed_state(ctx, &q3_person));
+    if (p) return q3_emit(out, p, eddy_row_i64(in, 0));
+    eddy_row_builder *b = nxq_rb(ctx, 1);
+    if (!b) return eddy_fail(ctx, "out of memory");
+    eddy_rb_set_i64(b, 0, eddy_row_i64(in, 0));
+    return eddy_list_add(eddy_keyed_state(ctx, &q3_auctions), eddy_rb_row(b));
+}
+
+/* person (id, name, city, state); ids are unique */
+int nxq3_on_person(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    eddy_row_builder *b = nxq_rb(ctx, 3);
+    if (!b) return eddy_fail(ctx, "out of memory");
+    if (cp_str(b, 0, in, 1) || cp_str(b, 1, in, 2) || cp_str(b, 2, in, 3)) return -1;
+    const eddy_row *p = eddy_rb_row(b);
+    if (eddy_value_update(eddy_keyed_state(ctx, &q3_person), p)) return -1;
+    eddy_state *waiting = eddy_keyed_state(ctx, &q3_auctions);
+    p = eddy_value_get(eddy_keyed_state(ctx, &q3_person));
+    for (size_t i = 0, n = eddy_list_size(waiting); i < n; i++)
+        if (q3_emit(out, p, eddy_row_i64(eddy_list_get(waiting, i), 0))) return -1;
+    eddy_state_clear(waiting);
+    return 0;
+}
+
+static eddy_stream *q3(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *a = eddy_filter(nx_source(env, "auction", "id BIGINT, seller BIGINT, category BIGINT", o),
+                                 EDDY_FN(nxq3_auction_filter));
+    eddy_stream *p = eddy_filter(nx_source(env, "person", "id BIGINT, name STRING, city STRING, state STRING", o),
+                                 EDDY_FN(nxq3_person_filter));
+    eddy_connected *c = eddy_connect(eddy_key_by(a, "seller"), eddy_key_by(p, "id"));
+    return scratch_user(eddy_co_process(c, EDDY_FN(nxq3_on_auction), EDDY_FN(nxq3_on_person),
+                                        EDDY_FN_NONE, "name STRING, city STRING, state STRING, id BIGINT"));
+}
+
+/* ---- q5: hot items: per 10 s window sliding by 2 s, the auctions with the most bids -------
+ *   SELECT auction, num FROM (count per auction and HOP window) JOIN (max count per
+ *   window) ON same window AND num >= maxn
+ * Counts per (auction, window) by a sliding window aggregation; then per window (keyed by
+ * its end) the counts wait until the watermark passes the window's end, and those equal to
+ * the window's maximum are emitted. */
+
+int nxq_count_create(eddy_ctx *ctx, eddy_row_builder *acc)
+{
+    eddy_rb_set_i64(acc, 0, 0);
+    return 0;
+}
+int nxq_count_add(eddy_ctx *ctx, const eddy_row *in, const eddy_row *acc, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0) + 1);
+    return 0;
+}
+int nxq_count_merge(eddy_ctx *ctx, const eddy_row *a, const eddy_row *b, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(a, 0) + eddy_row_i64(b, 0));
+    return 0;
+}
+int nxq_count_result(eddy_ctx *ctx, const eddy_row *acc, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0));
+    return 0;
+}
+static const eddy_aggregate nxq_count = {"n BIGINT", "n BIGINT", EDDY_FN(nxq_count_create),
+                                         EDDY_FN(nxq_count_add), EDDY_FN(nxq_count_result),
+                                         EDDY_FN(nxq_count_merge)};
+
+/* (key, count, window start, window end) from the counted window */
+int nxq_keyed_count(eddy_ctx *ctx, const eddy_window_elements *e, eddy_collector *out)
+{
+    eddy_row_builder *b = eddy_out_builder(out);
+    cp_i64(b, 0, eddy_ctx_current_key(ctx), 0);
+    eddy_rb_set_i64(b, 1, eddy_row_i64(eddy_window_row(e, 0), 0));
+    eddy_rb_set_i64(b, 2, eddy_ctx_window_start(ctx));
+    eddy_rb_set_i64(b, 3, eddy_ctx_window_end(ctx));
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+static const eddy_state_desc q5_counts = {
+    .name = "counts", .kind = EDDY_STATE_LIST, .schema = "auction BIGINT, num BIGINT"};
+static const eddy_state_desc q5_max = {.name = "max", .kind = EDDY_STATE_VALUE, .schema = "n BIGINT"};
+
+/* (auction, num, start, end), keyed by end */
+int nxq5_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    eddy_state *max = eddy_keyed_state(ctx, &q5_max);
+    const eddy_row *m = eddy_value_get(max);
+    int64_t num = eddy_row_i64(in, 1);
+    if (!m || num > eddy_row_i64(m, 0)) {
+        eddy_row_builder *b = nxq_rb(ctx, 1);
+        if (!b) return eddy_fail(ctx, "out of memory");
+        eddy_rb_set_i64(b, 0, num);
+        if (eddy_value_update(max, eddy_rb_row(b))) return -1;
+        if (!m) eddy_timer_register_event_time(ctx, eddy_row_i64(in, 3) - 1);
+    }
+    m = eddy_value_get(max);
+    if (num < eddy_row_i64(m, 0)) return 0; /* never the window's maximum */
+    eddy_row_builder *b = nxq_rb(ctx, 2);
+    if (!b) return eddy_fail(ctx, "out of memory");
+    cp_i64(b, 0, in, 0);
+    eddy_rb_set_i64(b, 1, num);
+    return eddy_list_add(eddy_keyed_state(ctx, &q5_counts), eddy_rb_row(b));
+}
+
+int nxq5_fire(eddy_ctx *ctx, int64_t time, eddy_collector *out)
+{
+    eddy_state *counts = eddy_keyed_state(ctx, &q5_counts), *max = eddy_keyed_state(ctx, &q5_max);
+    int64_t m = eddy_row_i64(eddy_value_get(max), 0);
+    for (size_t i = 0, n = eddy_list_size(counts); i < n; i++) {
+        const eddy_row *r = eddy_list_get(counts, i);
+        if (eddy_row_i64(r, 1) < m) continue;
+        eddy_row_builder *b = eddy_out_builder(out);
+        cp_i64(b, 0, r, 0);
+        cp_i64(b, 1, r, 1);
+        if (eddy_emit(out, eddy_rb_row(b))) return -1;
+    }
+    eddy_state_clear(counts);
+    eddy_state_clear(max);
+    return 0;
+}
+
+static eddy_stream *q5(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *bids = nx_timed(env, "bid", "auction BIGINT, dateTime TIMESTAMP(3)", o);
+    eddy_windowed *w = eddy_window(eddy_key_by(bids, "auction"),
+                                   eddy_sliding_event_time_windows(NX_WINDOW_MS, 2000, 0));
+    eddy_stream *counts = eddy_window_aggregate_process(
+        w, nxq_count, EDDY_FN(nxq_keyed_count), "auction BIGINT, num BIGINT, starttime BIGINT, endtime BIGINT");
+    return scratch_user(eddy_keyed_process(eddy_key_by(counts, "endtime"), EDDY_FN(nxq5_collect),
+                                           EDDY_FN(nxq5_fire), "auction BIGINT, num BIGINT"));
+}
+
+/* ---- q7: highest bid: the bids whose price is the maximum of their 10 s tumbling window
+ *   SELECT B.* FROM bid B JOIN (SELECT MAX(price) maxprice, window_end dateTime FROM
+ *   TUMBLE(bid, 10 s) GROUP BY window) B1 ON B.price = B1.maxprice
+ *   WHERE B.dateTime BETWEEN B1.dateTime - 10 s AND B1.dateTime
+ * Keyed by window; a bid at a window's end also meets the window before (BETWEEN includes
+ * both ends), so it goes to both. At the window's end (the watermark past it) the bids of
+ * the maximum price are emitted. */
+
+static const eddy_state_desc q7_best = {
+    .name = "best", .kind = EDDY_STATE_LIST,
+    .schema = "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"};
+static const eddy_state_desc q7_edge = {
+    .name = "edge", .kind = EDDY_STATE_LIST,
+    .schema = "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"};
+static const eddy_state_desc q7_max = {.name = "max", .kind = EDDY_STATE_VALUE, .schema = "p BIGINT"};
+
+/* (window, bid...) for the window(s) a bid meets */
+int nxq7_route(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    int64_t t = eddy_row_i64(in, 3), w = t / NX_WINDOW_MS; /* event times are not negative */
+    eddy_row_builder *b = eddy_out_builder(out);
+    for (uint32_t f = 0; f < 4; f++) cp_i64(b, f + 1, in, f);
+    if (cp_str(b, 5, in, 4)) return -1;
+    eddy_rb_set_i64(b, 0, w);
+    if (eddy_emit(out, eddy_rb_row(b))) return -1;
+    if (t % NX_WINDOW_MS || w == 0) return 0;
+    eddy_rb_set_i64(b, 0, w - 1); /* the end of the window before */
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+int nxq7_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    int64_t w = eddy_row_i64(in, 0), t = eddy_row_i64(in, 4), price = eddy_row_i64(in, 3);
+    eddy_row_builder *b = nxq_rb(ctx, 5);
+    if (!b) return eddy_fail(ctx, "out of memory");
+    for (uint32_t f = 0; f < 4; f++) cp_i64(b, f, in, f + 1);
+    if (cp_str(b, 4, in, 5)) return -1;
+    if (t == (w + 1) * NX_WINDOW_MS) /* the window's end: a candidate, not in its maximum */
+        return eddy_list_add(eddy_keyed_state(ctx, &q7_edge), eddy_rb_row(b));
+    eddy_state *max = eddy_keyed_state(ctx, &q7_max), *best = eddy_keyed_state(ctx, &q7_best);
+    const eddy_row *m = eddy_value_get(max);
+    if (!m) eddy_timer_register_event_time(ctx, (w + 1) * NX_WINDOW_MS - 1);
+    if (m && price < eddy_row_i64(m, 0)) return 0;
+    if (!m || price > eddy_row_i64(m, 0)) {
+        eddy_state_clear(best);
+        eddy_row_builder *p = nxq_rb(ctx, 1);
+        eddy_rb_set_i64(p, 0, price);
+        if (eddy_value_update(max, eddy_rb_row(p))) return -1;
+    }
+    return eddy_list_add(best, eddy_rb_row(b));
+}
+
+int nxq7_fire(eddy_ctx *ctx, int64_t time, eddy_collector *out)
+{
+    eddy_state *max = eddy_keyed_state(ctx, &q7_max);
+    const eddy_row *m = eddy_value_get(max);
+    if (m) {
+        int64_t price = eddy_row_i64(m, 0);
+        const eddy_state_desc *lists[2] = {&q7_best, &q7_edge};
+        for (int k = 0; k < 2; k++) {
+            eddy_state *l = eddy_keyed_state(ctx, lists[k]);
+            for (size_t i = 0, n = eddy_list_size(l); i < n; i++) {
+                const eddy_row *r = eddy_list_get(l, i);
+                if (eddy_row_i64(r, 2) == price && eddy_emit(out, r)) return -1;
+            }
+        }
+    }
+    eddy_state_clear(eddy_keyed_state(ctx, &q7_best));
+    eddy_state_clear(eddy_keyed_state(ctx, &q7_edge));
+    eddy_state_clear(max);
+    return 0;
+}
+
+static eddy_stream *q7(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *bids = nx_timed(env, "bid",
+                                 "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING", o);
+    eddy_stream *routed = eddy_flat_map(bids, EDDY_FN(nxq7_route),
+                                        "w BIGINT, auction BIGINT, bidder BIGINT, price BIGINT, "
+                                        "dateTime TIMESTAMP(3), extra STRING");
+    return scratch_user(eddy_keyed_process(
+        eddy_key_by(routed, "w"), EDDY_FN(nxq7_collect), EDDY_FN(nxq7_fire),
+        "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"));
+}
+
+/* ---- q8: new users: people who registered and created an auction in the same 10 s
+ * tumbling window: (id, name, window start) ---------------------------------------------- */
+
+int nxq8_co_group(eddy_ctx *ctx, const eddy_window_elements *people,
+                  const eddy_window_elements *auctions, eddy_collector *out)
+{
+    if (!eddy_window_count(auctions)) return 0;
+    for (size_t i = 0, n = eddy_window_count(people); i < n; i++) {
+        const eddy_row *p = eddy_window_row(people, i);
+        eddy_row_builder *b = eddy_out_builder(out);
+        cp_i64(b, 0, p, 0);
+        if (cp_str(b, 1, p, 1)) return -1;
+        eddy_rb_set_i64(b, 2, eddy_ctx_window_start(ctx));
+        if (eddy_emit(out, eddy_rb_row(b))) return -1;
+    }
+    return 0;
+}
+
+static eddy_stream *q8(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *p = nx_timed(env, "person", "id BIGINT, name STRING, dateTime TIMESTAMP(3)", o);
+    eddy_stream *a = nx_timed(env, "auction", "seller BIGINT, dateTime TIMESTAMP(3)", o);
+    return eddy_window_co_group(p, "id", a, "seller", eddy_tumbling_event_time_windows(NX_WINDOW_MS, 0),
+                                EDDY_FN(nxq8_co_group), "id BIGINT, name STRING, starttime TIMESTAMP(3)");
+}
+
+/* ---- q11: user sessions: per bidder, session windows with a 10 s gap --------------------
+ *   SELECT bidder, count(*), SESSION_START, SESSION_END FROM bid GROUP BY bidder,
+ *   SESSION(dateTime, 10 s) */
+
+static eddy_stream *q11(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *bids = nx_timed(env, "bid", "bidder BIGINT, dateTime TIMESTAMP(3)", o);
+    eddy_windowed *w = eddy_window(eddy_key_by(bids, "bidder"), eddy_event_time_session_windows(NX_WINDOW_MS));
+    return eddy_window_aggregate_process(w, nxq_count, EDDY_FN(nxq_keyed_count),
+                                         "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), "
+                                         "endtime TIMESTAMP(3)");
+}
+
+/* ---- q12: per bidder, bids in 10 s processing-time tumbling windows ---------------------- */
+
+static eddy_stream *q12(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *bids = nx_source(env, "bid", "bidder BIGINT", o);
+    eddy_windowed *w = eddy_window(eddy_key_by(bids, "bidder"),
+                                   eddy_tumbling_processing_time_windows(NX_WINDOW_MS, 0));
+    return eddy_window_aggregate_process(w, nxq_count, EDDY_FN(nxq_keyed_count),
+                                         "bidder BIGINT, bid_count BIGINT, starttime TIMESTAMP(3), "
+                                         "endtime TIMESTAMP(3)");
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+static const struct nexmark_query {
+    const char *name;
+    eddy_stream *(*build)(eddy_env *env, const nexmark_options *o);
+    const char *what;
+} nexmark_queries[] = {
+    {"q0", q0, "pass-through of bids"},
+    {"q1", q1, "bid prices in euros"},
+    {"q2", q2, "bids of auctions whose id is a multiple of 123"},
+    {"q3", q3, "auctions of category 10 by sellers in OR, ID or CA"},
+    {"q5", q5, "hot items: most bids per 10 s window sliding by 2 s"},
+    {"q7", q7, "highest bids of each 10 s window"},
+    {"q8", q8, "people who registered and auctioned in the same 10 s window"},
+    {"q11", q11, "bidder sessions with a 10 s gap"},
+    {"q12", q12, "bids per bidder in 10 s processing-time windows"},
+};
+
+/* Builds query `name`; NULL (with the environment's error set) when unknown. */
+static eddy_stream *nexmark_query(eddy_env *env, const char *name, const nexmark_options *o)
+{
+    for (size_t i = 0; i < sizeof nexmark_queries / sizeof nexmark_queries[0]; i++)
+        if (strcmp(nexmark_queries[i].name, name) == 0) return nexmark_queries[i].build(env, o);
+    return NULL;
+}
