@@ -42,10 +42,12 @@ static inline int cp_str(eddy_row_builder *b, uint32_t i, const eddy_row *in, ui
 /* ---- scratch builders per operator subtask (made on first use, freed by nxq_close) ------ */
 
 typedef struct nxq_scratch {
-    eddy_row_builder *by_arity[17];
+    eddy_row_builder *b[4];
+    uint32_t arity[4];
 } nxq_scratch;
 
-static eddy_row_builder *nxq_rb(eddy_ctx *ctx, uint32_t arity)
+/* Scratch builder `slot` (0-3) of this arity, reset; NULL when out of memory. */
+static eddy_row_builder *nxq_rb(eddy_ctx *ctx, int slot, uint32_t arity)
 {
     nxq_scratch *s = eddy_ctx_user(ctx);
     if (!s) {
@@ -53,17 +55,23 @@ static eddy_row_builder *nxq_rb(eddy_ctx *ctx, uint32_t arity)
         if (!s) return NULL;
         eddy_ctx_set_user(ctx, s);
     }
-    if (!s->by_arity[arity]) s->by_arity[arity] = eddy_rb_new(arity);
-    eddy_row_builder *b = s->by_arity[arity];
-    if (b) eddy_rb_reset(b);
-    return b;
+    if (s->b[slot] && s->arity[slot] != arity) {
+        eddy_rb_free(s->b[slot]);
+        s->b[slot] = NULL;
+    }
+    if (!s->b[slot]) {
+        s->b[slot] = eddy_rb_new(arity);
+        s->arity[slot] = arity;
+    }
+    if (s->b[slot]) eddy_rb_reset(s->b[slot]);
+    return s->b[slot];
 }
 
 void nxq_close(eddy_ctx *ctx)
 {
     nxq_scratch *s = eddy_ctx_user(ctx);
     if (!s) return;
-    for (int i = 0; i < 17; i++) eddy_rb_free(s->by_arity[i]);
+    for (int i = 0; i < 4; i++) eddy_rb_free(s->b[i]);
     free(s);
     eddy_ctx_set_user(ctx, NULL);
 }
@@ -178,7 +186,7 @@ int nxq3_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
     const eddy_row *p = eddy_value_get(eddy_keyed_state(ctx, &q3_person));
     if (p) return q3_emit(out, p, eddy_row_i64(in, 0));
-    eddy_row_builder *b = nxq_rb(ctx, 1);
+    eddy_row_builder *b = nxq_rb(ctx, 0, 1);
     if (!b) return eddy_fail(ctx, "out of memory");
     eddy_rb_set_i64(b, 0, eddy_row_i64(in, 0));
     return eddy_list_add(eddy_keyed_state(ctx, &q3_auctions), eddy_rb_row(b));
@@ -187,7 +195,7 @@ int nxq3_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 /* person (id, name, city, state); ids are unique */
 int nxq3_on_person(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    eddy_row_builder *b = nxq_rb(ctx, 3);
+    eddy_row_builder *b = nxq_rb(ctx, 0, 3);
     if (!b) return eddy_fail(ctx, "out of memory");
     if (cp_str(b, 0, in, 1) || cp_str(b, 1, in, 2) || cp_str(b, 2, in, 3)) return -1;
     const eddy_row *p = eddy_rb_row(b);
@@ -264,7 +272,7 @@ int nxq5_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     const eddy_row *m = eddy_value_get(max);
     int64_t num = eddy_row_i64(in, 1);
     if (!m || num > eddy_row_i64(m, 0)) {
-        eddy_row_builder *b = nxq_rb(ctx, 1);
+        eddy_row_builder *b = nxq_rb(ctx, 0, 1);
         if (!b) return eddy_fail(ctx, "out of memory");
         eddy_rb_set_i64(b, 0, num);
         if (eddy_value_update(max, eddy_rb_row(b))) return -1;
@@ -272,7 +280,7 @@ int nxq5_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     }
     m = eddy_value_get(max);
     if (num < eddy_row_i64(m, 0)) return 0; /* never the window's maximum */
-    eddy_row_builder *b = nxq_rb(ctx, 2);
+    eddy_row_builder *b = nxq_rb(ctx, 1, 2);
     if (!b) return eddy_fail(ctx, "out of memory");
     cp_i64(b, 0, in, 0);
     eddy_rb_set_i64(b, 1, num);
@@ -340,7 +348,7 @@ int nxq7_route(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 int nxq7_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
     int64_t w = eddy_row_i64(in, 0), t = eddy_row_i64(in, 4), price = eddy_row_i64(in, 3);
-    eddy_row_builder *b = nxq_rb(ctx, 5);
+    eddy_row_builder *b = nxq_rb(ctx, 0, 5);
     if (!b) return eddy_fail(ctx, "out of memory");
     for (uint32_t f = 0; f < 4; f++) cp_i64(b, f, in, f + 1);
     if (cp_str(b, 4, in, 5)) return -1;
@@ -352,7 +360,8 @@ int nxq7_collect(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     if (m && price < eddy_row_i64(m, 0)) return 0;
     if (!m || price > eddy_row_i64(m, 0)) {
         eddy_state_clear(best);
-        eddy_row_builder *p = nxq_rb(ctx, 1);
+        eddy_row_builder *p = nxq_rb(ctx, 1, 1);
+        if (!p) return eddy_fail(ctx, "out of memory");
         eddy_rb_set_i64(p, 0, price);
         if (eddy_value_update(max, eddy_rb_row(p))) return -1;
     }
@@ -418,6 +427,142 @@ static eddy_stream *q8(eddy_env *env, const nexmark_options *o)
                                 EDDY_FN(nxq8_co_group), "id BIGINT, name STRING, starttime TIMESTAMP(3)");
 }
 
+/* ---- q4 and q9: the bids of each auction placed between its start and its expiry ------
+ * q9: SELECT A.*, B.auction, B.bidder, B.price, B.dateTime, B.extra, ROW_NUMBER() OVER
+ *     (PARTITION BY A.id ORDER BY B.price DESC, B.dateTime ASC) ... WHERE rownum <= 1
+ *     FROM auction A, bid B WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND
+ *     A.expires: the winning bid of each auction with the auction
+ * q4: SELECT category, AVG(final) FROM (SELECT MAX(B.price) AS final, A.category FROM
+ *     auction A, bid B WHERE <the same> GROUP BY A.id, A.category) GROUP BY category
+ * Keyed by auction id: the auction waits in state, bids that come before it wait for it,
+ * and the best bid so far (highest price, earliest on ties) is kept; each new best is
+ * emitted. */
+
+#define Q9_AUCTION "id BIGINT, itemName STRING, description STRING, initialBid BIGINT, " \
+                   "reserve BIGINT, dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, " \
+                   "category BIGINT, extra STRING"
+#define Q9_BID "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"
+
+static const eddy_state_desc q9_auction = {.name = "auction", .kind = EDDY_STATE_VALUE, .schema = Q9_AUCTION};
+static const eddy_state_desc q9_best = {.name = "best", .kind = EDDY_STATE_VALUE, .schema = Q9_BID};
+static const eddy_state_desc q9_early = {.name = "early", .kind = EDDY_STATE_LIST, .schema = Q9_BID};
+
+static int copy_auction(eddy_row_builder *b, uint32_t at, const eddy_row *a)
+{
+    static const bool str[10] = {0, 1, 1, 0, 0, 0, 0, 0, 0, 1};
+    for (uint32_t f = 0; f < 10; f++)
+        if (str[f] ? cp_str(b, at + f, a, f) : (cp_i64(b, at + f, a, f), 0)) return -1;
+    return 0;
+}
+
+static int copy_bid(eddy_row_builder *b, uint32_t at, const eddy_row *bid)
+{
+    for (uint32_t f = 0; f < 4; f++) cp_i64(b, at + f, bid, f);
+    return cp_str(b, at + 4, bid, 4);
+}
+
+/* The new best bid of auction a (q9: the joined row; q4: (category, auction, price)). */
+static int q49_emit(eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid, eddy_collector *out)
+{
+    eddy_row_builder *b = eddy_out_builder(out);
+    if (eddy_ctx_param(ctx, "q4", NULL)) {
+        cp_i64(b, 0, a, 8);
+        cp_i64(b, 1, a, 0);
+        cp_i64(b, 2, bid, 2);
+    } else if (copy_auction(b, 0, a) || copy_bid(b, 10, bid)) {
+        return -1;
+    }
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+/* Whether bid is inside auction a's time and better than the best so far. */
+static bool q49_better(const eddy_row *a, const eddy_row *best, const eddy_row *bid)
+{
+    int64_t t = eddy_row_i64(bid, 3);
+    if (t < eddy_row_i64(a, 5) || t > eddy_row_i64(a, 6)) return false;
+    if (!best) return true;
+    int64_t p = eddy_row_i64(bid, 2), bp = eddy_row_i64(best, 2);
+    return p > bp || (p == bp && t < eddy_row_i64(best, 3));
+}
+
+static int q49_offer(eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid, eddy_collector *out)
+{
+    eddy_state *best = eddy_keyed_state(ctx, &q9_best);
+    if (!q49_better(a, eddy_value_get(best), bid)) return 0;
+    if (eddy_value_update(best, bid)) return -1;
+    return q49_emit(ctx, a, bid, out);
+}
+
+int nxq9_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    if (eddy_value_update(eddy_keyed_state(ctx, &q9_auction), in)) return -1;
+    const eddy_row *a = eddy_value_get(eddy_keyed_state(ctx, &q9_auction));
+    eddy_state *early = eddy_keyed_state(ctx, &q9_early);
+    for (size_t i = 0, n = eddy_list_size(early); i < n; i++)
+        if (q49_offer(ctx, a, eddy_list_get(early, i), out)) return -1;
+    eddy_state_clear(early);
+    return 0;
+}
+
+int nxq9_on_bid(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    const eddy_row *a = eddy_value_get(eddy_keyed_state(ctx, &q9_auction));
+    if (!a) return eddy_list_add(eddy_keyed_state(ctx, &q9_early), in);
+    return q49_offer(ctx, a, in, out);
+}
+
+static eddy_stream *best_bids(eddy_env *env, const nexmark_options *o, bool q4)
+{
+    eddy_stream *a = nx_source(env, "auction", Q9_AUCTION, o);
+    eddy_stream *b = nx_source(env, "bid", Q9_BID, o);
+    eddy_connected *c = eddy_connect(eddy_key_by(a, "id"), eddy_key_by(b, "auction"));
+    eddy_stream *s = eddy_co_process(c, EDDY_FN(nxq9_on_auction), EDDY_FN(nxq9_on_bid), EDDY_FN_NONE,
+                                     q4 ? "category BIGINT, auction BIGINT, final BIGINT"
+                                        : Q9_AUCTION ", auction BIGINT, bidder BIGINT, price BIGINT, "
+                                                     "bid_dateTime TIMESTAMP(3), bid_extra STRING");
+    if (q4) eddy_param(s, "q4", "yes");
+    return s;
+}
+
+static eddy_stream *q9(eddy_env *env, const nexmark_options *o) { return best_bids(env, o, false); }
+
+/* q4's second half: per category, the winning price of each auction; the average (AVG of
+ * BIGINT is a BIGINT, truncated) emitted at every change. */
+static const eddy_state_desc q4_finals = {
+    .name = "finals", .kind = EDDY_STATE_MAP, .schema = "final BIGINT", .key_schema = "auction BIGINT"};
+static const eddy_state_desc q4_sum = {.name = "sum", .kind = EDDY_STATE_VALUE, .schema = "sum BIGINT, n BIGINT"};
+
+int nxq4_average(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    eddy_state *finals = eddy_keyed_state(ctx, &q4_finals), *sum = eddy_keyed_state(ctx, &q4_sum);
+    eddy_row_builder *k = nxq_rb(ctx, 0, 1), *v = nxq_rb(ctx, 1, 1), *t = nxq_rb(ctx, 2, 2);
+    if (!k || !v || !t || !finals || !sum) return eddy_fail(ctx, "out of memory");
+    eddy_rb_set_i64(k, 0, eddy_row_i64(in, 1)); /* the auction */
+    const eddy_row *key = eddy_rb_row(k), *old = eddy_map_get(finals, key);
+    const eddy_row *s = eddy_value_get(sum);
+    int64_t total = s ? eddy_row_i64(s, 0) : 0, n = s ? eddy_row_i64(s, 1) : 0;
+    int64_t price = eddy_row_i64(in, 2);
+    if (old) total -= eddy_row_i64(old, 0);
+    else n++;
+    total += price;
+    eddy_rb_set_i64(v, 0, price);
+    if (eddy_map_put(finals, key, eddy_rb_row(v))) return -1;
+    eddy_rb_set_i64(t, 0, total);
+    eddy_rb_set_i64(t, 1, n);
+    if (eddy_value_update(sum, eddy_rb_row(t))) return -1;
+    eddy_row_builder *b = eddy_out_builder(out);
+    cp_i64(b, 0, in, 0);
+    eddy_rb_set_i64(b, 1, total / n);
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+static eddy_stream *q4(eddy_env *env, const nexmark_options *o)
+{
+    eddy_stream *best = best_bids(env, o, true);
+    return scratch_user(eddy_keyed_process(eddy_key_by(best, "category"), EDDY_FN(nxq4_average),
+                                           EDDY_FN_NONE, "id BIGINT, final BIGINT"));
+}
+
 /* ---- q11: user sessions: per bidder, session windows with a 10 s gap --------------------
  *   SELECT bidder, count(*), SESSION_START, SESSION_END FROM bid GROUP BY bidder,
  *   SESSION(dateTime, 10 s) */
@@ -454,9 +599,11 @@ static const struct nexmark_query {
     {"q1", q1, "bid prices in euros"},
     {"q2", q2, "bids of auctions whose id is a multiple of 123"},
     {"q3", q3, "auctions of category 10 by sellers in OR, ID or CA"},
+    {"q4", q4, "average winning price per category"},
     {"q5", q5, "hot items: most bids per 10 s window sliding by 2 s"},
     {"q7", q7, "highest bids of each 10 s window"},
     {"q8", q8, "people who registered and auctioned in the same 10 s window"},
+    {"q9", q9, "the winning bid of each auction"},
     {"q11", q11, "bidder sessions with a 10 s gap"},
     {"q12", q12, "bids per bidder in 10 s processing-time windows"},
 };
