@@ -443,9 +443,25 @@ static eddy_stream *q8(eddy_env *env, const nexmark_options *o)
                    "category BIGINT, extra STRING"
 #define Q9_BID "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"
 
-static const eddy_state_desc q9_auction = {.name = "auction", .kind = EDDY_STATE_VALUE, .schema = Q9_AUCTION};
-static const eddy_state_desc q9_best = {.name = "best", .kind = EDDY_STATE_VALUE, .schema = Q9_BID};
-static const eddy_state_desc q9_early = {.name = "early", .kind = EDDY_STATE_LIST, .schema = Q9_BID};
+/* q4 reads only what it uses: its auctions' strings and prices are not even made */
+#define Q4_AUCTION "id BIGINT, category BIGINT, dateTime TIMESTAMP(3), expires TIMESTAMP(3)"
+#define Q4_BID "auction BIGINT, price BIGINT, dateTime TIMESTAMP(3)"
+
+/* The layout of one query's rows and its states. */
+typedef struct q49 {
+    eddy_state_desc auction, best, early;
+    uint32_t a_id, a_time, a_expires, a_category, b_price, b_time;
+    bool q4;
+} q49;
+
+static const q49 Q9 = {{.name = "auction", .kind = EDDY_STATE_VALUE, .schema = Q9_AUCTION},
+                       {.name = "best", .kind = EDDY_STATE_VALUE, .schema = Q9_BID},
+                       {.name = "early", .kind = EDDY_STATE_LIST, .schema = Q9_BID},
+                       0, 5, 6, 8, 2, 3, false};
+static const q49 Q4 = {{.name = "auction", .kind = EDDY_STATE_VALUE, .schema = Q4_AUCTION},
+                       {.name = "best", .kind = EDDY_STATE_VALUE, .schema = Q4_BID},
+                       {.name = "early", .kind = EDDY_STATE_LIST, .schema = Q4_BID},
+                       0, 2, 3, 1, 1, 2, true};
 
 static int copy_auction(eddy_row_builder *b, uint32_t at, const eddy_row *a)
 {
@@ -462,13 +478,13 @@ static int copy_bid(eddy_row_builder *b, uint32_t at, const eddy_row *bid)
 }
 
 /* The new best bid of auction a (q9: the joined row; q4: (category, auction, price)). */
-static int q49_emit(eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid, eddy_collector *out)
+static int q49_emit(const q49 *q, const eddy_row *a, const eddy_row *bid, eddy_collector *out)
 {
     eddy_row_builder *b = eddy_out_builder(out);
-    if (eddy_ctx_param(ctx, "q4", NULL)) {
-        cp_i64(b, 0, a, 8);
-        cp_i64(b, 1, a, 0);
-        cp_i64(b, 2, bid, 2);
+    if (q->q4) {
+        cp_i64(b, 0, a, q->a_category);
+        cp_i64(b, 1, a, q->a_id);
+        cp_i64(b, 2, bid, q->b_price);
     } else if (copy_auction(b, 0, a) || copy_bid(b, 10, bid)) {
         return -1;
     }
@@ -476,52 +492,59 @@ static int q49_emit(eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid, eddy_
 }
 
 /* Whether bid is inside auction a's time and better than the best so far. */
-static bool q49_better(const eddy_row *a, const eddy_row *best, const eddy_row *bid)
+static bool q49_better(const q49 *q, const eddy_row *a, const eddy_row *best, const eddy_row *bid)
 {
-    int64_t t = eddy_row_i64(bid, 3);
-    if (t < eddy_row_i64(a, 5) || t > eddy_row_i64(a, 6)) return false;
+    int64_t t = eddy_row_i64(bid, q->b_time);
+    if (t < eddy_row_i64(a, q->a_time) || t > eddy_row_i64(a, q->a_expires)) return false;
     if (!best) return true;
-    int64_t p = eddy_row_i64(bid, 2), bp = eddy_row_i64(best, 2);
-    return p > bp || (p == bp && t < eddy_row_i64(best, 3));
+    int64_t p = eddy_row_i64(bid, q->b_price), bp = eddy_row_i64(best, q->b_price);
+    return p > bp || (p == bp && t < eddy_row_i64(best, q->b_time));
 }
 
-static int q49_offer(eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid, eddy_collector *out)
+static int q49_offer(const q49 *q, eddy_ctx *ctx, const eddy_row *a, const eddy_row *bid,
+                     eddy_collector *out)
 {
-    eddy_state *best = eddy_keyed_state(ctx, &q9_best);
-    if (!q49_better(a, eddy_value_get(best), bid)) return 0;
+    eddy_state *best = eddy_keyed_state(ctx, &q->best);
+    if (!q49_better(q, a, eddy_value_get(best), bid)) return 0;
     if (eddy_value_update(best, bid)) return -1;
-    return q49_emit(ctx, a, bid, out);
+    return q49_emit(q, a, bid, out);
 }
 
-int nxq9_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+static int q49_on_auction(const q49 *q, eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    if (eddy_value_update(eddy_keyed_state(ctx, &q9_auction), in)) return -1;
-    const eddy_row *a = eddy_value_get(eddy_keyed_state(ctx, &q9_auction));
-    eddy_state *early = eddy_keyed_state(ctx, &q9_early);
+    eddy_state *auction = eddy_keyed_state(ctx, &q->auction);
+    if (eddy_value_update(auction, in)) return -1;
+    const eddy_row *a = eddy_value_get(auction);
+    eddy_state *early = eddy_keyed_state(ctx, &q->early);
     for (size_t i = 0, n = eddy_list_size(early); i < n; i++)
-        if (q49_offer(ctx, a, eddy_list_get(early, i), out)) return -1;
+        if (q49_offer(q, ctx, a, eddy_list_get(early, i), out)) return -1;
     eddy_state_clear(early);
     return 0;
 }
 
-int nxq9_on_bid(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+static int q49_on_bid(const q49 *q, eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    const eddy_row *a = eddy_value_get(eddy_keyed_state(ctx, &q9_auction));
-    if (!a) return eddy_list_add(eddy_keyed_state(ctx, &q9_early), in);
-    return q49_offer(ctx, a, in, out);
+    const eddy_row *a = eddy_value_get(eddy_keyed_state(ctx, &q->auction));
+    if (!a) return eddy_list_add(eddy_keyed_state(ctx, &q->early), in);
+    return q49_offer(q, ctx, a, in, out);
 }
+
+int nxq9_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return q49_on_auction(&Q9, ctx, in, out); }
+int nxq9_on_bid(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return q49_on_bid(&Q9, ctx, in, out); }
+int nxq4_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return q49_on_auction(&Q4, ctx, in, out); }
+int nxq4_on_bid(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return q49_on_bid(&Q4, ctx, in, out); }
 
 static eddy_stream *best_bids(eddy_env *env, const nexmark_options *o, bool q4)
 {
-    eddy_stream *a = nx_source(env, "auction", Q9_AUCTION, o);
-    eddy_stream *b = nx_source(env, "bid", Q9_BID, o);
+    eddy_stream *a = nx_source(env, "auction", q4 ? Q4_AUCTION : Q9_AUCTION, o);
+    eddy_stream *b = nx_source(env, "bid", q4 ? Q4_BID : Q9_BID, o);
     eddy_connected *c = eddy_connect(eddy_key_by(a, "id"), eddy_key_by(b, "auction"));
-    eddy_stream *s = eddy_co_process(c, EDDY_FN(nxq9_on_auction), EDDY_FN(nxq9_on_bid), EDDY_FN_NONE,
-                                     q4 ? "category BIGINT, auction BIGINT, final BIGINT"
-                                        : Q9_AUCTION ", auction BIGINT, bidder BIGINT, price BIGINT, "
-                                                     "bid_dateTime TIMESTAMP(3), bid_extra STRING");
-    if (q4) eddy_param(s, "q4", "yes");
-    return s;
+    if (q4)
+        return eddy_co_process(c, EDDY_FN(nxq4_on_auction), EDDY_FN(nxq4_on_bid), EDDY_FN_NONE,
+                               "category BIGINT, auction BIGINT, final BIGINT");
+    return eddy_co_process(c, EDDY_FN(nxq9_on_auction), EDDY_FN(nxq9_on_bid), EDDY_FN_NONE,
+                           Q9_AUCTION ", auction BIGINT, bidder BIGINT, price BIGINT, "
+                                      "bid_dateTime TIMESTAMP(3), bid_extra STRING");
 }
 
 static eddy_stream *q9(eddy_env *env, const nexmark_options *o) { return best_bids(env, o, false); }

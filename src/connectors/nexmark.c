@@ -17,7 +17,7 @@
  * The stream is the same whatever is read from it: every source over the same options
  * sees the same events, and the events of other kinds are passed over without being
  * generated (each event's fields depend on its id only). A schema without `extra` skips
- * drawing it, the costliest field.
+ * drawing it, the costliest field, and one without prices skips computing them.
  *
  * Splits: at the first start the stream is cut into one split per subtask (as the
  * reference, whose generators are the source's parallelism); a split's position is the
@@ -79,6 +79,7 @@ typedef struct nx_opts {
     bool max_speed; /* max-emit-speed */
     int *col;       /* per schema field: its column (columns[]) */
     bool extra;     /* extra is read */
+    bool prices;    /* a price is read (price, initialBid, reserve) */
 } nx_opts;
 
 static int opt_size(const ed_node *n, const char *key, int dflt, int *out, ed_err *err)
@@ -161,6 +162,7 @@ static int nx_opts_parse(const ed_node *n, nx_opts *o, ed_err *err)
                               eddy_type_name(columns[col].type));
         o->col[f] = col;
         o->extra |= strcmp(name, "extra") == 0;
+        o->prices |= col == C_B_PRICE || col == C_A_INITIAL || col == C_A_RESERVE;
     }
     return 0;
 }
@@ -215,6 +217,7 @@ static int load(ed_operator *op, nx_state *st)
                        sp->count))
         return ed_op_fail(op, NX ": out of memory");
     st->gen.skip_extra = !st->o.extra;
+    st->gen.skip_prices = !st->o.prices;
     st->gen_ready = true;
     return 0;
 }

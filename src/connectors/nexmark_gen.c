@@ -209,6 +209,16 @@ static int64_t next_price(ed_jrandom *r)
     return (int64_t)floor(pow(10.0, ed_jr_double(r) * 6.0) * 100.0 + 0.5);
 }
 
+/* A price, or its draw alone when prices are not read. */
+static inline int64_t price_of(const ed_nx_gen *g, ed_jrandom *r)
+{
+    if (g->skip_prices) {
+        ed_jr_double(r);
+        return 0;
+    }
+    return next_price(r);
+}
+
 /* ---- strings ---------------------------------------------------------------------------------- */
 
 static uint32_t exact_string(ed_jrandom *r, int32_t length, char *out)
@@ -318,7 +328,7 @@ static void auction(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
                          : next_person(g, id, r);
     ev->auction.seller = seller + ED_NX_FIRST_PERSON_ID;
     ev->auction.category = ED_NX_FIRST_CATEGORY_ID + ed_jr_below(r, NUM_CATEGORIES);
-    ev->auction.initial_bid = next_price(r);
+    ev->auction.initial_bid = price_of(g, r);
     /* the auction's length: up to twice the time until the auction numInFlightAuctions
      * auctions later */
     int64_t current = adjusted(g, 1 + g->count);
@@ -331,7 +341,7 @@ static void auction(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
     n = next_string(r, 100, ' ', at);
     ev->auction.description = (ed_nx_str){at, n};
     at += n;
-    ev->auction.reserve = ev->auction.initial_bid + next_price(r);
+    ev->auction.reserve = ev->auction.initial_bid + price_of(g, r);
     int32_t size = (int32_t)(8 + ev->auction.item_name.len + ev->auction.description.len + 40);
     ev->auction.extra =
         (ed_nx_str){at, g->skip_extra ? 0 : next_extra(r, size, g->c.avg_auction_size, at)};
@@ -348,7 +358,7 @@ static void bid(ed_nx_gen *g, ed_jrandom *r, ed_nx_event *ev)
                     ? (last_person(g, id) / HOT_BIDDER_RATIO) * HOT_BIDDER_RATIO + 1
                     : next_person(g, id, r);
     ev->bid.bidder = b + ED_NX_FIRST_PERSON_ID;
-    ev->bid.price = next_price(r);
+    ev->bid.price = price_of(g, r);
     if (ed_jr_below(r, HOT_CHANNELS_RATIO) > 0) {
         int i = ed_jr_below(r, NELEM(HOT_CHANNELS));
         ev->bid.channel = (ed_nx_str){HOT_CHANNELS[i], (uint32_t)strlen(HOT_CHANNELS[i])};

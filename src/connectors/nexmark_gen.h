@@ -139,6 +139,8 @@ typedef struct ed_nx_gen {
     double delay_us;
     bool skip_extra; /* extra is left empty (not drawn: it is each event's last draw, so
                       * nothing else changes) */
+    bool skip_prices; /* prices are 0: their draws are made (the fields after them depend
+                       * on the generator's state), only the pow() is not */
     char *buf; /* the current event's strings */
     size_t cap;
 } ed_nx_gen;
