@@ -4,8 +4,9 @@
  *   eddy run [-p N] build/nexmark.so QUERY [--events N] [--rate EVENTS_PER_S]
  *            [--base-time MS] [--print]
  *
- * QUERY is q0, q1, q2, q3, q5, q7, q8, q11 or q12. The results go to a blackhole sink, as
- * the benchmark's, or printed with --print. Without --events the stream is unbounded.
+ * QUERY is q0, q1, q2, q3, q4, q5, q7, q8, q9, q11, q12 or ysb (the Yahoo Streaming
+ * Benchmark). The results go to a blackhole sink, as the benchmark's, or printed with
+ * --print. Without --events the stream is unbounded.
  */
 #include "nexmark/queries.c"
 

@@ -9,6 +9,7 @@
 #include "../examples/nexmark/queries.c"
 
 #include "connectors/nexmark_gen.h"
+#include "connectors/ysb_gen.h"
 #include "ed_test.h"
 #include "job_util.h"
 
@@ -169,6 +170,8 @@ static char *final_rows(const eddy_result *r, const eddy_schema *s)
     return joined(&ls);
 }
 
+static const char *query_rate; /* the stream's event rate; NULL: the default */
+
 /* Runs query q at parallelism p over EVENTS events from base time 0; its rows, sorted. */
 static char *run_query(const char *q, int p)
 {
@@ -177,7 +180,7 @@ static char *run_query(const char *q, int p)
     eddy_env_set(env, "log.level", "WARN");
     char events[32];
     snprintf(events, sizeof events, "%d", EVENTS);
-    nexmark_options o = {.events = events, .base_time = "0"};
+    nexmark_options o = {.events = events, .base_time = "0", .rate = query_rate};
     eddy_stream *s = nexmark_query(env, q, &o);
     if (!s) {
         fprintf(stderr, "  %s: %s\n", q, eddy_env_error(env));
@@ -486,6 +489,35 @@ ED_TEST(q9_winning_bids)
     final_keep = q9_keep;
     check_query("q9", q9_direct);
     final_keep = NULL;
+}
+
+/* YSB at 10,000 events/s: views per campaign per 10 s window */
+static char *ysb_direct(const evlist *unused)
+{
+    static int64_t count[ED_YSB_CAMPAIGNS][4];
+    memset(count, 0, sizeof count);
+    ed_ysb_event e;
+    for (int64_t i = 0; i < EVENTS; i++) {
+        ed_ysb_event_at(0, i, 0, 10000, 0, &e);
+        if (e.event_type == 0) count[e.ad / 10][e.event_time / 10000]++;
+    }
+    lines ls = {0};
+    char ad[37], campaign[37], t[40];
+    for (int c = 0; c < ED_YSB_CAMPAIGNS; c++) {
+        ed_ysb_ad(0, c * 10, ad, campaign);
+        for (int w = 0; w < 4; w++)
+            if (count[c][w])
+                add_line(&ls, "+I[%s, %s, %lld]", campaign, ts_text((w + 1) * 10000LL, t),
+                         (long long)count[c][w]);
+    }
+    return joined(&ls);
+}
+
+ED_TEST(ysb_views_per_campaign)
+{
+    query_rate = "10000";
+    check_query("ysb", ysb_direct);
+    query_rate = NULL;
 }
 
 ED_TEST(q0_pass_through) { check_query("q0", q0_direct); }

@@ -2,7 +2,8 @@
  * nexmark_test.c - the `nexmark` source: its rows are the generator's events of its kind,
  * in the declared columns, at parallelism 1 and 2 (one split per subtask); after failures
  * the job's results are exact (positions are checkpointed); options and schemas that do
- * not fit are refused with what is wrong.
+ * not fit are refused with what is wrong. The `ysb` source too: exact counts after a
+ * failure, and its ads table.
  */
 #include <stdatomic.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include "api/api.h"
 #include "checkpoint/storage.h"
 #include "connectors/nexmark_gen.h"
+#include "connectors/ysb_gen.h"
 #include "ed_test.h"
 #include "job_util.h"
 
@@ -192,5 +194,83 @@ ED_TEST(options_and_schemas_that_do_not_fit_are_refused)
     eddy_env *env = eddy_env_new();
     ED_CHECK(eddy_source(env, "nexmark", "price BIGINT", "kind", "bids", NULL) == NULL);
     ED_CHECK_STR(eddy_env_error(env), "nexmark: option 'kind': 'bids' is not person, auction or bid");
+    eddy_env_free(env);
+}
+
+/* ---- the ysb source ------------------------------------------------------------------------- */
+
+static atomic_long ysb_fail_at = -1;
+
+/* (event type, 1), failing once at the first event at or after ysb_fail_at ms */
+int ysb_type_one(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    long f = atomic_load(&ysb_fail_at);
+    if (f >= 0 && eddy_row_i64(in, 1) >= f && atomic_compare_exchange_strong(&ysb_fail_at, &f, -1))
+        return eddy_fail(ctx, "injected failure");
+    eddy_str t = eddy_row_str(in, 0);
+    eddy_rb_set_str(out, 0, t.ptr, t.len);
+    eddy_rb_set_i64(out, 1, 1);
+    return 0;
+}
+
+ED_TEST(ysb_positions_are_checkpointed_and_counts_exact_after_a_failure)
+{
+    enum { EVENTS = 300000 };
+    char dir[] = "/tmp/eddy_ysb_test.XXXXXX";
+    ED_REQUIRE(mkdtemp(dir));
+    int64_t want[3] = {0};
+    ed_ysb_event e;
+    for (int64_t i = 0; i < EVENTS; i++) {
+        ed_ysb_event_at(7, i, 0, 10000, 0, &e);
+        want[e.event_type]++;
+    }
+    atomic_store(&ysb_fail_at, 15000); /* mid-run: events go to 30 s */
+    eddy_env *env = eddy_env_new();
+    eddy_env_set_parallelism(env, 2);
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "20 ms");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
+    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "1 ms");
+    eddy_stream *s = eddy_source(env, "ysb", "event_type STRING, event_time TIMESTAMP(3)", "kind",
+                                 "events", "events.num", "300000", "events-per-second", "10000",
+                                 "seed", "7", NULL);
+    eddy_uid(s, "ysb");
+    eddy_stream *m = eddy_uid(eddy_map(s, EDDY_FN(ysb_type_one), "t STRING, n BIGINT"), "m");
+    eddy_stream *counts = eddy_uid(eddy_sum(eddy_key_by(m, "t"), "n"), "counts");
+    eddy_result *r = eddy_collect(counts);
+    int rc = eddy_execute(env, "ysb");
+    if (rc) fprintf(stderr, "  %s\n", eddy_env_error(env));
+    ED_REQUIRE(rc == 0);
+    ED_CHECK_INT(atomic_load(&ysb_fail_at), -1);
+    int64_t got[3] = {0};
+    for (size_t i = 0; i < eddy_result_count(r); i++) {
+        const eddy_row *row = eddy_result_row(r, i);
+        eddy_str t = eddy_row_str(row, 0);
+        for (int k = 0; k < 3; k++)
+            if (t.len == strlen(ed_ysb_event_types[k]) && !memcmp(t.ptr, ed_ysb_event_types[k], t.len) &&
+                eddy_row_i64(row, 1) > got[k])
+                got[k] = eddy_row_i64(row, 1);
+    }
+    for (int k = 0; k < 3; k++) ED_CHECK_INT(got[k], want[k]);
+    eddy_env_free(env);
+    ed_err er = {0};
+    ed_remove_tree(dir, &er);
+
+    /* and the ads table: 1,000 ads, 10 per campaign */
+    env = eddy_env_new();
+    eddy_env_set_parallelism(env, 2);
+    eddy_env_set(env, "log.level", "OFF");
+    r = eddy_collect(eddy_source(env, "ysb", "campaign_id STRING, ad_id STRING", "kind", "ads", NULL));
+    ED_REQUIRE(eddy_execute(env, "ads") == 0);
+    ED_CHECK_INT(eddy_result_count(r), 1000);
+    char ad[37], campaign[37];
+    ed_ysb_ad(0, 999, ad, campaign);
+    bool found = false;
+    for (size_t i = 0; i < eddy_result_count(r); i++) {
+        eddy_str a = eddy_row_str(eddy_result_row(r, i), 1), c = eddy_row_str(eddy_result_row(r, i), 0);
+        found |= a.len == 36 && !memcmp(a.ptr, ad, 36) && c.len == 36 && !memcmp(c.ptr, campaign, 36);
+    }
+    ED_CHECK(found);
     eddy_env_free(env);
 }

@@ -611,6 +611,104 @@ static eddy_stream *q12(eddy_env *env, const nexmark_options *o)
                                          "endtime TIMESTAMP(3)");
 }
 
+/* ---- YSB: the Yahoo Streaming Benchmark -----------------------------------------------------
+ * The views among the ad events, each joined to its ad's campaign, counted per campaign in
+ * 10 s event-time tumbling windows: (campaign_id, window end, count). The ads table (1,000
+ * ads of 100 campaigns) is a second, bounded source; views of an ad not yet seen wait. */
+
+static const eddy_state_desc ysb_campaign = {
+    .name = "campaign", .kind = EDDY_STATE_VALUE, .schema = "campaign_id STRING"};
+static const eddy_state_desc ysb_waiting = {
+    .name = "waiting", .kind = EDDY_STATE_LIST, .schema = "t BIGINT"};
+
+static int ysb_emit(eddy_collector *out, const eddy_row *campaign, int64_t t)
+{
+    eddy_row_builder *b = eddy_out_builder(out);
+    if (cp_str(b, 0, campaign, 0)) return -1;
+    eddy_rb_set_i64(b, 1, t);
+    return eddy_emit_ts(out, eddy_rb_row(b), t);
+}
+
+int ysb_event_is_view(eddy_ctx *ctx, const eddy_row *in)
+{
+    eddy_str t = eddy_row_str(in, 1);
+    return t.len == 4 && memcmp(t.ptr, "view", 4) == 0;
+}
+
+/* a view (ad_id, event_type, event_time) */
+int ysb_on_view(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    const eddy_row *c = eddy_value_get(eddy_keyed_state(ctx, &ysb_campaign));
+    if (c) return ysb_emit(out, c, eddy_row_i64(in, 2));
+    eddy_row_builder *b = nxq_rb(ctx, 0, 1);
+    if (!b) return eddy_fail(ctx, "out of memory");
+    eddy_rb_set_i64(b, 0, eddy_row_i64(in, 2));
+    return eddy_list_add(eddy_keyed_state(ctx, &ysb_waiting), eddy_rb_row(b));
+}
+
+/* an ad (ad_id, campaign_id) */
+int ysb_on_ad(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    eddy_row_builder *b = nxq_rb(ctx, 1, 1);
+    if (!b || cp_str(b, 0, in, 1)) return eddy_fail(ctx, "out of memory");
+    eddy_state *campaign = eddy_keyed_state(ctx, &ysb_campaign);
+    if (eddy_value_update(campaign, eddy_rb_row(b))) return -1;
+    const eddy_row *c = eddy_value_get(campaign);
+    eddy_state *waiting = eddy_keyed_state(ctx, &ysb_waiting);
+    for (size_t i = 0, n = eddy_list_size(waiting); i < n; i++)
+        if (ysb_emit(out, c, eddy_row_i64(eddy_list_get(waiting, i), 0))) return -1;
+    eddy_state_clear(waiting);
+    return 0;
+}
+
+/* (campaign_id, window end, count) */
+int ysb_window_count(eddy_ctx *ctx, const eddy_window_elements *e, eddy_collector *out)
+{
+    eddy_row_builder *b = eddy_out_builder(out);
+    if (cp_str(b, 0, eddy_ctx_current_key(ctx), 0)) return -1;
+    eddy_rb_set_i64(b, 1, eddy_ctx_window_end(ctx));
+    eddy_rb_set_i64(b, 2, eddy_row_i64(eddy_window_row(e, 0), 0));
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+static eddy_stream *ysb(eddy_env *env, const nexmark_options *o)
+{
+    const char *kv[12];
+    int n = 0;
+    if (o->events) {
+        kv[n++] = "events.num";
+        kv[n++] = o->events;
+    }
+    if (o->rate) {
+        kv[n++] = "events-per-second";
+        kv[n++] = o->rate;
+    }
+    if (o->base_time) {
+        kv[n++] = "events.base-time";
+        kv[n++] = o->base_time;
+    }
+    if (o->paced) {
+        kv[n++] = "max-emit-speed";
+        kv[n++] = "false";
+    }
+    while (n < 8) kv[n++] = NULL;
+    eddy_stream *ev = eddy_source(env, "ysb", "ad_id STRING, event_type STRING, event_time TIMESTAMP(3)",
+                                  "kind", "events", kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6],
+                                  kv[7], NULL);
+    eddy_uid(eddy_name(ev, "ad events"), "ysb-events");
+    ev = eddy_assign_timestamps_and_watermarks(ev, eddy_bounded_out_of_orderness(0, "event_time"));
+    eddy_stream *ads = eddy_uid(eddy_source(env, "ysb", "ad_id STRING, campaign_id STRING", "kind", "ads",
+                                            NULL), "ysb-ads");
+    eddy_stream *views = eddy_filter(ev, EDDY_FN(ysb_event_is_view));
+    eddy_connected *c = eddy_connect(eddy_key_by(views, "ad_id"), eddy_key_by(ads, "ad_id"));
+    eddy_stream *joined = scratch_user(eddy_co_process(c, EDDY_FN(ysb_on_view), EDDY_FN(ysb_on_ad),
+                                                       EDDY_FN_NONE, "campaign_id STRING, t BIGINT"));
+    eddy_windowed *w = eddy_window(eddy_key_by(joined, "campaign_id"),
+                                   eddy_tumbling_event_time_windows(NX_WINDOW_MS, 0));
+    return eddy_window_aggregate_process(w, nxq_count, EDDY_FN(ysb_window_count),
+                                         "campaign_id STRING, window_end TIMESTAMP(3), count BIGINT");
+}
+
 /* ---- the table ------------------------------------------------------------------------- */
 
 static const struct nexmark_query {
@@ -629,6 +727,7 @@ static const struct nexmark_query {
     {"q9", q9, "the winning bid of each auction"},
     {"q11", q11, "bidder sessions with a 10 s gap"},
     {"q12", q12, "bids per bidder in 10 s processing-time windows"},
+    {"ysb", ysb, "Yahoo Streaming Benchmark: views per campaign per 10 s"},
 };
 
 /* Builds query `name`; NULL (with the environment's error set) when unknown. */

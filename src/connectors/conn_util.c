@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -156,4 +157,81 @@ void ed_conn_render_text(const eddy_schema *s, const eddy_row *r, ed_strbuf *out
         return;
     }
     ed_row_format_flink(s, r, out);
+}
+
+/* ---- counted splits -------------------------------------------------------------------- */
+
+void ed_conn_put_split(ed_strbuf *out, const ed_conn_split *s)
+{
+    uint32_t ix[2] = {s->index, 0};
+    ed_sb_append(out, ix, sizeof ix);
+    ed_sb_append(out, &s->pos, 8);
+}
+
+int ed_conn_take_splits(ed_operator *op, const char *conn, ed_conn_reader *rd, uint32_t n,
+                        uint32_t nsplits, int k, int nold, ed_conn_split **all, size_t *count)
+{
+    if (rd->len - rd->off != (size_t)n * 16)
+        return ed_op_fail(op, "%s: the state of subtask %d/%d has %zu bytes for %u split(s)",
+                          conn, k + 1, nold, rd->len - rd->off, n);
+    ed_conn_split *grown = realloc(*all, (*count + n + 1) * sizeof **all);
+    if (!grown) return ed_op_fail(op, "%s: out of memory", conn);
+    *all = grown;
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t ix[2] = {0, 0};
+        int64_t pos = -1;
+        ed_conn_take(rd, ix, sizeof ix); /* the length was checked above */
+        ed_conn_take(rd, &pos, 8);
+        if (ix[0] >= nsplits || pos < 0)
+            return ed_op_fail(op, "%s: split %u at %lld (of subtask %d/%d) does not fit %u splits",
+                              conn, ix[0], (long long)pos, k + 1, nold, nsplits);
+        (*all)[(*count)++] = (ed_conn_split){ix[0], pos};
+    }
+    return 0;
+}
+
+static int split_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const ed_conn_split *)a)->index, y = ((const ed_conn_split *)b)->index;
+    return x < y ? -1 : x > y;
+}
+
+long ed_conn_deal_splits(ed_operator *op, const char *conn, ed_conn_split *all, size_t n)
+{
+    if (n) qsort(all, n, sizeof *all, split_cmp);
+    for (size_t j = 1; j < n; j++)
+        if (all[j].index == all[j - 1].index)
+            return ed_op_fail(op, "%s: split %u is in the checkpoint twice", conn, all[j].index);
+    size_t mine = 0;
+    for (size_t j = 0; j < n; j++)
+        if (ed_conn_split_is_mine(j, op)) all[mine++] = all[j];
+    return (long)mine;
+}
+
+/* ---- fixed columns ------------------------------------------------------------------------ */
+
+int ed_conn_match_columns(const ed_node *n, const char *conn, const ed_conn_column *cols,
+                          int ncols, int group, const char *what, int *col, ed_err *err)
+{
+    const eddy_schema *s = n->schema;
+    for (uint32_t f = 0, nf = eddy_schema_arity(s); f < nf; f++) {
+        const char *name = eddy_schema_name(s, f);
+        int c = -1;
+        for (int j = 0; j < ncols && c < 0; j++)
+            if (cols[j].group == group && strcmp(cols[j].name, name) == 0) c = j;
+        if (c < 0) {
+            ed_strbuf have;
+            ed_sb_init(&have);
+            for (int j = 0; j < ncols; j++)
+                if (cols[j].group == group) ed_sb_printf(&have, "%s%s", have.len ? ", " : "", cols[j].name);
+            ed_err_set(err, "%s: field '%s' is not a column of %s (%s)", conn, name, what, have.data);
+            ed_sb_free(&have);
+            return -1;
+        }
+        if (eddy_schema_type(s, f) != cols[c].type)
+            return ed_err_set(err, "%s: field '%s' is %s, not %s", conn, name,
+                              eddy_type_name(eddy_schema_type(s, f)), eddy_type_name(cols[c].type));
+        col[f] = c;
+    }
+    return 0;
 }

@@ -38,6 +38,7 @@ extern const ed_factory ed_connector_datagen;           /* source "datagen" */
 extern const ed_factory ed_connector_filesystem_source; /* source "filesystem" */
 extern const ed_factory ed_connector_socket;            /* source "socket", max parallelism 1 */
 extern const ed_factory ed_connector_nexmark;           /* source "nexmark" */
+extern const ed_factory ed_connector_ysb;               /* source "ysb" */
 extern const ed_factory ed_connector_print;             /* sink "print" */
 extern const ed_factory ed_connector_blackhole;         /* sink "blackhole" */
 extern const ed_factory ed_connector_filesystem_sink;   /* sink "filesystem" */

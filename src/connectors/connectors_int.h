@@ -75,6 +75,39 @@ static inline bool ed_conn_take(ed_conn_reader *r, void *out, size_t n)
 }
 
 /*
+ * Sources of fixed columns (nexmark, ysb): a table of columns in groups (the kinds a
+ * source can read); the schema's fields name columns of one group in any order. Fills
+ * col[f] with field f's column (an index into cols) and returns 0, or -1 with err saying
+ * which field is not a column of `what` (listing the group's columns) or has another type.
+ */
+typedef struct ed_conn_column {
+    int group;
+    const char *name;
+    eddy_type type;
+} ed_conn_column;
+int ed_conn_match_columns(const ed_node *n, const char *conn, const ed_conn_column *cols,
+                          int ncols, int group, const char *what, int *col, ed_err *err);
+
+/*
+ * Counted splits (nexmark, ysb): split `index` of a fixed number of splits, at position
+ * `pos` (the items it has made). In a checkpoint each is
+ *   uint32 index | uint32 0 | int64 pos
+ */
+typedef struct ed_conn_split {
+    uint32_t index;
+    int64_t pos;
+} ed_conn_split;
+void ed_conn_put_split(ed_strbuf *out, const ed_conn_split *s);
+/* Reads n splits of old subtask k (of nold) from rd, appending them to *all (*count of
+ * them, grown as needed): each index below nsplits, each position not negative. 0, or -1
+ * with op failed naming the connector. */
+int ed_conn_take_splits(ed_operator *op, const char *conn, ed_conn_reader *rd, uint32_t n,
+                        uint32_t nsplits, int k, int nold, ed_conn_split **all, size_t *count);
+/* Puts all splits in index order (a split twice fails op) and keeps this subtask's, dealt
+ * round-robin (ed_conn_split_is_mine) at the front; returns how many, or -1. */
+long ed_conn_deal_splits(ed_operator *op, const char *conn, ed_conn_split *all, size_t n);
+
+/*
  * Writes all n bytes, retrying short writes and EINTR. 0, or -1 with errno set.
  * Thread contract: none; callers that share fd hold their own lock around the call.
  */

@@ -50,11 +50,7 @@ enum {
     C_B_AUCTION, C_B_BIDDER, C_B_PRICE, C_B_CHANNEL, C_B_URL, C_B_TIME, C_B_EXTRA,
 };
 
-static const struct column {
-    ed_nx_kind kind;
-    const char *name;
-    eddy_type type;
-} columns[] = {
+static const ed_conn_column columns[] = { /* group: the kind */
     {ED_NX_PERSON, "id", EDDY_BIGINT},           {ED_NX_PERSON, "name", EDDY_STRING},
     {ED_NX_PERSON, "emailAddress", EDDY_STRING}, {ED_NX_PERSON, "creditCard", EDDY_STRING},
     {ED_NX_PERSON, "city", EDDY_STRING},         {ED_NX_PERSON, "state", EDDY_STRING},
@@ -140,28 +136,12 @@ static int nx_opts_parse(const ed_node *n, nx_opts *o, ed_err *err)
     uint32_t nf = eddy_schema_arity(s);
     o->col = calloc(nf ? nf : 1, sizeof(int));
     if (!o->col) return ed_err_set(err, NX ": out of memory");
+    static const char *const what[] = {"person events", "auction events", "bid events"};
+    if (ed_conn_match_columns(n, NX, columns, NCOLUMNS, (int)o->kind, what[o->kind], o->col, err))
+        return -1;
     for (uint32_t f = 0; f < nf; f++) {
-        const char *name = eddy_schema_name(s, f);
-        int col = -1;
-        for (int j = 0; j < NCOLUMNS && col < 0; j++)
-            if (columns[j].kind == o->kind && strcmp(columns[j].name, name) == 0) col = j;
-        if (col < 0) {
-            ed_strbuf have;
-            ed_sb_init(&have);
-            for (int j = 0; j < NCOLUMNS; j++)
-                if (columns[j].kind == o->kind)
-                    ed_sb_printf(&have, "%s%s", have.len ? ", " : "", columns[j].name);
-            ed_err_set(err, NX ": field '%s' is not a column of %s events (%s)", name,
-                       kind_names[o->kind], have.data);
-            ed_sb_free(&have);
-            return -1;
-        }
-        if (eddy_schema_type(s, f) != columns[col].type)
-            return ed_err_set(err, NX ": field '%s' is %s, not %s", name,
-                              eddy_type_name(eddy_schema_type(s, f)),
-                              eddy_type_name(columns[col].type));
-        o->col[f] = col;
-        o->extra |= strcmp(name, "extra") == 0;
+        int col = o->col[f];
+        o->extra |= col == C_P_EXTRA || col == C_A_EXTRA || col == C_B_EXTRA;
         o->prices |= col == C_B_PRICE || col == C_A_INITIAL || col == C_A_RESERVE;
     }
     return 0;
@@ -177,10 +157,7 @@ static int nx_check(const ed_node *n, ed_err *err)
 
 /* ---- running ---------------------------------------------------------------------------- */
 
-typedef struct nx_split {
-    uint32_t index;
-    int64_t count; /* events produced */
-} nx_split;
+typedef ed_conn_split nx_split; /* pos: events produced */
 
 typedef struct nx_state {
     nx_opts o;
@@ -214,7 +191,7 @@ static int load(ed_operator *op, nx_state *st)
     c.generators = (int)st->nsplits;
     nx_split *sp = &st->mine[st->cur];
     if (ed_nx_gen_init(&st->gen, &c, ed_nx_split_of(&c, (int)sp->index, (int)st->nsplits),
-                       sp->count))
+                       sp->pos))
         return ed_op_fail(op, NX ": out of memory");
     st->gen.skip_extra = !st->o.extra;
     st->gen.skip_prices = !st->o.prices;
@@ -341,7 +318,7 @@ static void shape(const ed_nx_config *c, int32_t v[10])
 static int nx_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
 {
     nx_state *st = op->state;
-    if (st->gen_ready) st->mine[st->cur].count = st->gen.count; /* (ready: cur < nmine) */
+    if (st->gen_ready) st->mine[st->cur].pos = st->gen.count; /* (ready: cur < nmine) */
     uint32_t left = 0;
     for (uint32_t j = st->cur; j < st->nmine; j++)
         left += !(j == st->cur && st->gen_ready && !ed_nx_has_next(&st->gen));
@@ -352,19 +329,10 @@ static int nx_snapshot(ed_operator *op, int64_t id, ed_strbuf *out)
     int32_t v[10];
     shape(&st->o.c, v);
     ed_sb_append(out, v, sizeof v);
-    for (uint32_t j = st->cur; j < st->nmine; j++) {
-        if (j == st->cur && st->gen_ready && !ed_nx_has_next(&st->gen)) continue;
-        uint32_t ix[2] = {st->mine[j].index, 0};
-        ed_sb_append(out, ix, sizeof ix);
-        ed_sb_append(out, &st->mine[j].count, 8);
-    }
+    for (uint32_t j = st->cur; j < st->nmine; j++)
+        if (!(j == st->cur && st->gen_ready && !ed_nx_has_next(&st->gen)))
+            ed_conn_put_split(out, &st->mine[j]);
     return 0;
-}
-
-static int split_cmp(const void *a, const void *b)
-{
-    uint32_t x = ((const nx_split *)a)->index, y = ((const nx_split *)b)->index;
-    return x < y ? -1 : x > y;
 }
 
 /* Old subtask k's state: checked, its splits appended to *all. */
@@ -406,23 +374,7 @@ static int read_state(ed_operator *op, nx_state *st, const ed_snapshot_ref *r, i
                           nold);
     *nsplits = head[1];
     *base = w[0];
-    if (r->len - rd.off != (size_t)head[2] * 16)
-        return ed_op_fail(op, NX ": the state of subtask %d/%d has %zu bytes for %u split(s)",
-                          k + 1, nold, r->len - rd.off, head[2]);
-    nx_split *grown = realloc(*all, (*n + head[2] + 1) * sizeof **all);
-    if (!grown) return ed_op_fail(op, NX ": out of memory");
-    *all = grown;
-    for (uint32_t j = 0; j < head[2]; j++) {
-        uint32_t ix[2] = {0, 0};
-        int64_t count = -1;
-        ed_conn_take(&rd, ix, sizeof ix); /* the length was checked above */
-        ed_conn_take(&rd, &count, 8);
-        if (ix[0] >= head[1] || count < 0)
-            return ed_op_fail(op, NX ": split %u at %lld (of subtask %d/%d) does not fit %u "
-                                  "splits", ix[0], (long long)count, k + 1, nold, head[1]);
-        (*all)[(*n)++] = (nx_split){ix[0], count};
-    }
-    return 0;
+    return ed_conn_take_splits(op, NX, &rd, head[2], head[1], k, nold, all, n);
 }
 
 static int nx_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
@@ -437,15 +389,11 @@ static int nx_restore(ed_operator *op, const ed_snapshot_ref *old, int nold)
             free(all);
             return -1;
         }
-    qsort(all, n, sizeof *all, split_cmp);
-    for (size_t j = 1; j < n; j++)
-        if (all[j].index == all[j - 1].index) {
-            free(all);
-            return ed_op_fail(op, NX ": split %u is in the checkpoint twice", all[j].index);
-        }
-    size_t mine = 0;
-    for (size_t j = 0; j < n; j++)
-        if (ed_conn_split_is_mine(j, op)) all[mine++] = all[j];
+    long mine = ed_conn_deal_splits(op, NX, all, n);
+    if (mine < 0) {
+        free(all);
+        return -1;
+    }
     free(st->mine);
     st->mine = all ? all : calloc(1, sizeof *st->mine);
     st->nmine = (uint32_t)mine;

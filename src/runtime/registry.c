@@ -41,6 +41,7 @@ static const ed_factory *const factories[] = {
     &ed_connector_filesystem_source,
     &ed_connector_socket,
     &ed_connector_nexmark,
+    &ed_connector_ysb,
     &ed_connector_print,
     &ed_connector_blackhole,
     &ed_connector_filesystem_sink,
