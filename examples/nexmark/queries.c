@@ -80,21 +80,20 @@ static eddy_stream *scratch_user(eddy_stream *s) { return eddy_rich(s, EDDY_FN_N
 
 /* ---- sources ---------------------------------------------------------------------------- */
 
-static eddy_stream *nx_source(eddy_env *env, const char *kind, const char *schema,
-                              const nexmark_options *o)
+/* A source of `connector` reading `kind`, with the options o sets: the rate under the
+ * connector's own name(s) (rate_keys, NULL-terminated). */
+static eddy_stream *bench_source(eddy_env *env, const char *connector, const char *kind,
+                                 const char *schema, const nexmark_options *o,
+                                 const char *const *rate_keys)
 {
-    const char *kv[16];
-    int n = 0;
-    kv[n++] = "kind";
-    kv[n++] = kind;
+    const char *kv[16] = {"kind", kind};
+    int n = 2;
     if (o->events) {
         kv[n++] = "events.num";
         kv[n++] = o->events;
     }
-    if (o->rate) {
-        kv[n++] = "first-event.rate";
-        kv[n++] = o->rate;
-        kv[n++] = "next-event.rate";
+    for (int k = 0; o->rate && rate_keys[k]; k++) {
+        kv[n++] = rate_keys[k];
         kv[n++] = o->rate;
     }
     if (o->base_time) {
@@ -105,9 +104,15 @@ static eddy_stream *nx_source(eddy_env *env, const char *kind, const char *schem
         kv[n++] = "max-emit-speed";
         kv[n++] = "false";
     }
-    while (n < 14) kv[n++] = NULL;
-    eddy_stream *s = eddy_source(env, "nexmark", schema, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5],
-                                 kv[6], kv[7], kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], NULL);
+    return eddy_source(env, connector, schema, kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6],
+                       kv[7], kv[8], kv[9], kv[10], kv[11], kv[12], kv[13], NULL);
+}
+
+static eddy_stream *nx_source(eddy_env *env, const char *kind, const char *schema,
+                              const nexmark_options *o)
+{
+    static const char *const rate_keys[] = {"first-event.rate", "next-event.rate", NULL};
+    eddy_stream *s = bench_source(env, "nexmark", kind, schema, o, rate_keys);
     char uid[32];
     snprintf(uid, sizeof uid, "nexmark-%s", kind);
     return eddy_uid(eddy_name(s, kind), uid);
@@ -673,28 +678,10 @@ int ysb_window_count(eddy_ctx *ctx, const eddy_window_elements *e, eddy_collecto
 
 static eddy_stream *ysb(eddy_env *env, const nexmark_options *o)
 {
-    const char *kv[12];
-    int n = 0;
-    if (o->events) {
-        kv[n++] = "events.num";
-        kv[n++] = o->events;
-    }
-    if (o->rate) {
-        kv[n++] = "events-per-second";
-        kv[n++] = o->rate;
-    }
-    if (o->base_time) {
-        kv[n++] = "events.base-time";
-        kv[n++] = o->base_time;
-    }
-    if (o->paced) {
-        kv[n++] = "max-emit-speed";
-        kv[n++] = "false";
-    }
-    while (n < 8) kv[n++] = NULL;
-    eddy_stream *ev = eddy_source(env, "ysb", "ad_id STRING, event_type STRING, event_time TIMESTAMP(3)",
-                                  "kind", "events", kv[0], kv[1], kv[2], kv[3], kv[4], kv[5], kv[6],
-                                  kv[7], NULL);
+    static const char *const rate_keys[] = {"events-per-second", NULL};
+    eddy_stream *ev = bench_source(env, "ysb", "events",
+                                   "ad_id STRING, event_type STRING, event_time TIMESTAMP(3)", o,
+                                   rate_keys);
     eddy_uid(eddy_name(ev, "ad events"), "ysb-events");
     ev = eddy_assign_timestamps_and_watermarks(ev, eddy_bounded_out_of_orderness(0, "event_time"));
     eddy_stream *ads = eddy_uid(eddy_source(env, "ysb", "ad_id STRING, campaign_id STRING", "kind", "ads",
