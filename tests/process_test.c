@@ -1104,3 +1104,43 @@ ED_TEST(interval_join_negative_bounds_cleanup)
     ed_harness_free(h);
     eddy_env_free(env);
 }
+
+/* ---- keyed state by descriptor: one declaration checked once, another name another state -- */
+
+int memo_zero_key(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, 0);
+    eddy_rb_set_i64(out, 1, eddy_row_i64(in, 0));
+    return 0;
+}
+
+/* counts records in state "s0" or "s1" by the parity of n, through one descriptor on the
+ * stack whose name buffer is rewritten every call */
+int memo_two_names(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    char name[8];
+    snprintf(name, sizeof name, "s%lld", (long long)(eddy_row_i64(in, 1) % 2));
+    eddy_state_desc d = {.name = name, .kind = EDDY_STATE_VALUE, .schema = "n BIGINT"};
+    eddy_state *st = eddy_keyed_state(ctx, &d);
+    if (!st) return -1;
+    const eddy_row *cur = eddy_value_get(st);
+    eddy_row_builder *b = eddy_out_builder(out);
+    eddy_rb_set_i64(b, 0, (cur ? eddy_row_i64(cur, 0) : 0) + 1);
+    if (eddy_value_update(st, eddy_rb_row(b))) return -1;
+    return eddy_emit(out, eddy_rb_row(b));
+}
+
+ED_TEST(a_descriptor_rebuilt_with_another_name_is_another_state)
+{
+    eddy_env *env = eddy_env_new();
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_stream *kv = eddy_map(numbers(env, 6), EDDY_FN(memo_zero_key), "k BIGINT, n BIGINT");
+    eddy_stream *c = eddy_keyed_process(eddy_key_by(kv, "k"), EDDY_FN(memo_two_names),
+                                        EDDY_FN_NONE, "c BIGINT");
+    eddy_result *r = eddy_collect(c);
+    ED_REQUIRE(eddy_execute(env, "memo") == 0);
+    char *got = result_text(r, eddy_stream_schema(c), 0);
+    ED_CHECK_STR(got, "+I[1]\n+I[1]\n+I[2]\n+I[2]\n+I[3]\n+I[3]"); /* s1, s0, s1, s0, ... */
+    free(got);
+    eddy_env_free(env);
+}

@@ -328,11 +328,31 @@ eddy_state *eddy_keyed_state(eddy_ctx *ctx, const eddy_state_desc *desc)
                   desc && desc->name ? desc->name : "?");
         return NULL;
     }
+    ed_keyed *k = op->keyed;
+    for (int i = 0; desc && i < k->nmemo; i++) {
+        const struct ed_state_memo *m = &k->memo[i];
+        /* the same declaration, as the first time (a descriptor rebuilt in place with
+         * another name or schema is checked again) */
+        if (m->desc == desc && m->kind == desc->kind && m->schema == desc->schema &&
+            desc->name && strcmp(m->name, desc->name) == 0)
+            return m->state;
+    }
     eddy_state_desc d;
     if (resolve_desc(ctx, desc, &d)) return NULL;
     ed_err err = {0};
-    eddy_state *s = ed_state_get(op->keyed->backend, &d, &err);
-    if (!s) eddy_fail(ctx, "%s", err.msg);
+    eddy_state *s = ed_state_get(k->backend, &d, &err);
+    if (!s) {
+        eddy_fail(ctx, "%s", err.msg);
+        return NULL;
+    }
+    if (k->nmemo < (int)ED_ARRAY_LEN(k->memo) && strlen(desc->name) < sizeof k->memo[0].name) {
+        struct ed_state_memo *m = &k->memo[k->nmemo++];
+        m->desc = desc;
+        m->schema = desc->schema;
+        m->state = s;
+        m->kind = desc->kind;
+        memcpy(m->name, desc->name, strlen(desc->name) + 1);
+    }
     return s;
 }
 

@@ -98,6 +98,16 @@ typedef struct ed_keyed {
     bool key_row_valid;
     ed_state_backend *backend;
     ed_timer_service *timers;
+    /* the states the operator's functions asked for last, by descriptor (eddy_keyed_state
+     * checks a descriptor once; a function asks on every record) */
+    struct ed_state_memo {
+        const eddy_state_desc *desc;
+        const char *schema;
+        eddy_state *state;
+        eddy_state_kind kind;
+        char name[40];
+    } memo[8];
+    int nmemo;
 } ed_keyed;
 
 typedef enum ed_poll_result {
