@@ -224,6 +224,27 @@ typedef struct auc {
     bool known, has_best;
 } auc;
 
+/* Bid (p, t) for auction a: a new best (q4: the category's average moves). */
+static void offer49(auc *a, int64_t p, int64_t t, bool q4, int64_t *sum, int64_t *cnt)
+{
+    if (t < a->start || t > a->expires ||
+        (a->has_best && (p < a->best_price || (p == a->best_price && t >= a->best_time))))
+        return;
+    if (q4) {
+        int64_t c = a->category & 15;
+        if (a->has_best) sum[c] -= a->best_price;
+        else cnt[c]++;
+        sum[c] += p;
+        sink += (uint64_t)(sum[c] / cnt[c]);
+    } else {
+        sink += (uint64_t)(a->id ^ p ^ t);
+    }
+    a->has_best = true;
+    a->best_price = p;
+    a->best_time = t;
+    results++;
+}
+
 static void base_q49(bool q4)
 {
     bgen b;
@@ -245,50 +266,22 @@ static void base_q49(bool q4)
             s = imap_slot(&byid, id);
         }
         auc *a = &as[byid.val[s] - 1];
-        int64_t offers[1][2];
-        int64_t first = 0;
-        if (e->kind == ED_NX_AUCTION) {
-            a->known = true;
-            a->start = e->date_time;
-            a->expires = e->auction.expires;
-            a->category = e->auction.category;
-            first = a->early;
-            a->early = 0;
-        } else if (!a->known) {
+        if (e->kind == ED_NX_BID && a->known) {
+            offer49(a, e->bid.price, e->date_time, q4, sum, cnt);
+        } else if (e->kind == ED_NX_BID) { /* before its auction: it waits */
             if (ne == ecap) early = realloc(early, (ecap *= 2) * sizeof *early);
             early[ne][0] = e->bid.price;
             early[ne][1] = e->date_time;
             early[ne][2] = a->early;
             a->early = (int64_t)++ne;
-            continue;
-        }
-        /* offer the bid (or the early bids) */
-        for (int64_t i = e->kind == ED_NX_BID ? -1 : first; i;) {
-            if (i == -1) {
-                offers[0][0] = e->bid.price;
-                offers[0][1] = e->date_time;
-            } else {
-                offers[0][0] = early[i - 1][0];
-                offers[0][1] = early[i - 1][1];
-            }
-            int64_t p = offers[0][0], t = offers[0][1];
-            if (t >= a->start && t <= a->expires &&
-                (!a->has_best || p > a->best_price || (p == a->best_price && t < a->best_time))) {
-                if (q4) {
-                    int64_t c = a->category & 15;
-                    if (a->has_best) sum[c] -= a->best_price;
-                    else cnt[c]++;
-                    sum[c] += p;
-                    sink += (uint64_t)(sum[c] / cnt[c]);
-                } else {
-                    sink += (uint64_t)(a->id ^ p ^ t);
-                }
-                a->has_best = true;
-                a->best_price = p;
-                a->best_time = t;
-                results++;
-            }
-            i = i == -1 ? 0 : early[i - 1][2];
+        } else {
+            a->known = true;
+            a->start = e->date_time;
+            a->expires = e->auction.expires;
+            a->category = e->auction.category;
+            for (int64_t i = a->early; i; i = early[i - 1][2])
+                offer49(a, early[i - 1][0], early[i - 1][1], q4, sum, cnt);
+            a->early = 0;
         }
     }
     imap_free(&byid);

@@ -794,15 +794,7 @@ static char *expected_sums(const char *csv)
     if (f) fclose(f);
     sbuf b = {0};
     for (int i = 0; i < n; i++) sb_printf(&b, "%s,%lld\n", keys[i], totals[i]);
-    char *text = sb_take(&b);
-    size_t nl;
-    char **lines = split_lines(text, &nl);
-    qsort(lines, nl, sizeof(char *), cmp_str);
-    free(text);
-    sbuf s = {0};
-    for (size_t i = 0; i < nl; i++) sb_printf(&s, "%s\n", lines[i]);
-    free_lines(lines, nl);
-    return sb_take(&s);
+    return sorted_lines(sb_take(&b));
 }
 
 

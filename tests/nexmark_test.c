@@ -103,6 +103,19 @@ ED_TEST(any_columns_in_any_order_and_every_kind)
     eddy_env_free(env);
 }
 
+/* Parallelism 2, a checkpoint every 20 ms into dir, restarts 1 ms after a failure. */
+static eddy_env *failover_env(const char *dir)
+{
+    eddy_env *env = eddy_env_new();
+    eddy_env_set_parallelism(env, 2);
+    eddy_env_set(env, "log.level", "OFF");
+    eddy_env_set(env, "execution.checkpointing.interval", "20 ms");
+    eddy_env_set(env, "execution.checkpointing.dir", dir);
+    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
+    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "1 ms");
+    return env;
+}
+
 static atomic_long fail_at = -1;
 
 int nx_fail_once(eddy_ctx *ctx, const eddy_row *in, eddy_row_builder *out)
@@ -140,13 +153,7 @@ ED_TEST(positions_are_checkpointed_and_results_exact_after_a_failure)
         ed_nx_gen_free(&g);
     }
     atomic_store(&fail_at, 15000); /* a bid with a timestamp past 15 s: mid-run */
-    eddy_env *env = eddy_env_new();
-    eddy_env_set_parallelism(env, 2);
-    eddy_env_set(env, "log.level", "OFF");
-    eddy_env_set(env, "execution.checkpointing.interval", "20 ms");
-    eddy_env_set(env, "execution.checkpointing.dir", dir);
-    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
-    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "1 ms");
+    eddy_env *env = failover_env(dir);
     eddy_stream *s = eddy_source(env, "nexmark", "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3)",
                                  "kind", "bid", "events.num", "400000", NULL);
     eddy_uid(s, "bids");
@@ -225,13 +232,7 @@ ED_TEST(ysb_positions_are_checkpointed_and_counts_exact_after_a_failure)
         want[e.event_type]++;
     }
     atomic_store(&ysb_fail_at, 15000); /* mid-run: events go to 30 s */
-    eddy_env *env = eddy_env_new();
-    eddy_env_set_parallelism(env, 2);
-    eddy_env_set(env, "log.level", "OFF");
-    eddy_env_set(env, "execution.checkpointing.interval", "20 ms");
-    eddy_env_set(env, "execution.checkpointing.dir", dir);
-    eddy_env_set(env, "restart-strategy.type", "fixed-delay");
-    eddy_env_set(env, "restart-strategy.fixed-delay.delay", "1 ms");
+    eddy_env *env = failover_env(dir);
     eddy_stream *s = eddy_source(env, "ysb", "event_type STRING, event_time TIMESTAMP(3)", "kind",
                                  "events", "events.num", "300000", "events-per-second", "10000",
                                  "seed", "7", NULL);

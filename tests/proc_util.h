@@ -357,6 +357,19 @@ static inline void free_lines(char **v, size_t n)
     free(v);
 }
 
+/* The lines of text (taken and freed) sorted, each ending in a newline. */
+static inline char *sorted_lines(char *text)
+{
+    size_t nl;
+    char **lines = split_lines(text, &nl);
+    qsort(lines, nl, sizeof(char *), cmp_str);
+    free(text);
+    sbuf s = {0};
+    for (size_t i = 0; i < nl; i++) sb_printf(&s, "%s\n", lines[i]);
+    free_lines(lines, nl);
+    return sb_take(&s);
+}
+
 /* Fails unless the lines `got` equal the lines of `want` as multisets. */
 static inline void check_same_lines(char **got, size_t ngot, const char *want,
                                     const char *what)
@@ -435,14 +448,7 @@ static inline char *committed(const char *dir)
         free(text);
         return NULL;
     }
-    size_t nl;
-    char **lines = split_lines(text, &nl);
-    qsort(lines, nl, sizeof(char *), cmp_str);
-    free(text);
-    sbuf s = {0};
-    for (size_t i = 0; i < nl; i++) sb_printf(&s, "%s\n", lines[i]);
-    free_lines(lines, nl);
-    return sb_take(&s);
+    return sorted_lines(text);
 }
 
 #endif
