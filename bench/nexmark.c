@@ -3,17 +3,19 @@
  * that compute the same queries over the same generator, in the same run.
  *
  *   build/bench_nexmark [--quick] [--events N] [--queries q0,q5,...] [--rate EVENTS_PER_S]
+ *                       [--no-latency | --latency-only]
  *   build/bench_nexmark --csv DIR [--events N]      the events as DIR/{person,auction,bid}.csv
  *
  * For each query: the baseline (one thread), then the engine at parallelism 1 on one core,
- * and at parallelism 1 and 2 on two, each run in a child process of its own (so that its peak RSS is its own): events/s of the
- * whole stream (the generator included, as the published figures), events/s per CPU
- * second of the process, peak RSS, and the ratio engine/baseline. Then, for the queries
- * whose results are events as they come (q0, q1), the latency at a fixed rate below the
- * maximum: the source paced by event time (max-emit-speed false, base time = now), the
- * result's arrival compared with its dateTime, p50 and p99.
+ * and at parallelism 1 and 2 on two, each run in a child process of its own (so that its
+ * peak RSS is its own): events/s of the whole stream (the generator included, as the
+ * published figures), events/s per CPU second of the process, peak RSS, and the ratio
+ * engine/baseline. Then, per query, the latency at a fixed rate below the maximum (--rate,
+ * default 200,000 events/s): the sources paced by event time, each result's arrival
+ * compared with the moment it was due (see "latency" below), p50 and p99, at p=1 and p=2.
  *
- * --quick: 1 M events, one run per query: well under two minutes.
+ * --quick: 1 M events, one run per query, latency at p=1 over 6 s of events (q11 18 s, q12
+ * 11 s): under two minutes.
  */
 #include <errno.h>
 #include <math.h>
@@ -620,6 +622,7 @@ typedef struct measure {
     long rss_kb;
     uint64_t results;
     double p50, p99; /* latency runs, ms */
+    uint64_t at_end;  /* latency runs: results due after the last event */
     int ok;
 } measure;
 
@@ -695,16 +698,45 @@ static void baseline_run(const char *q, int p, measure *m)
     m->ok = 1;
 }
 
-/* ---- latency at a fixed rate -------------------------------------------------------------- */
+/* ---- latency at a fixed rate --------------------------------------------------------------
+ * The sources are paced (max-emit-speed false): the event of time T leaves the source at
+ * t0 + (T - base) of the monotonic clock, t0 the run's start. A result of timestamp t is
+ * due when the event that makes it known has left: at event time t + due_after (the
+ * query's table entry). Its latency is its arrival at the end of the job minus that.
+ * Results due after the stream's last event are fired by the end of the input, not by
+ * time: not counted. Processing-time results (q12) are due at t + 1 of the clock. */
 
 static double *lat;
-static atomic_size_t nlat;
+static atomic_size_t nlat, nlat_end;
 static size_t lat_cap;
+static int64_t lat_due_after, lat_base, lat_last; /* event times */
+static _Atomic int64_t lat_t0_ns; /* when the first subtask of the job's end opened */
 
-/* dateTime is field 3 of q0, q1 and q7 rows. */
+/* The sources' pacing starts with the job's tasks: the first open of the measuring filter
+ * stands for it (before any source has polled). */
+int bench_nx_latency_open(eddy_ctx *ctx)
+{
+    int64_t zero = 0;
+    atomic_compare_exchange_strong(&lat_t0_ns, &zero, ed_mono_ns());
+    return 0;
+}
+
 int bench_nx_latency(eddy_ctx *ctx, const eddy_row *in)
 {
-    double d = (double)(ed_wall_ms() - eddy_row_i64(in, 3));
+    int64_t ts = eddy_ctx_timestamp(ctx);
+    double d;
+    if (lat_due_after == NXQ_PROCESSING_TIME) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        d = (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6 - (double)(ts + 1);
+    } else {
+        int64_t due = ts + lat_due_after;
+        if (due > lat_last) {
+            atomic_fetch_add(&nlat_end, 1);
+            return 0;
+        }
+        d = (double)(ed_mono_ns() - lat_t0_ns) / 1e6 - (double)(due - lat_base);
+    }
     size_t i = atomic_fetch_add(&nlat, 1);
     if (i < lat_cap) lat[i] = d;
     return 0;
@@ -721,13 +753,20 @@ static void latency_run(const char *q, int p, measure *m)
     eddy_env *env = eddy_env_new();
     eddy_env_set_parallelism(env, p);
     eddy_env_set(env, "log.level", "WARN");
+    double rate = atof(rate_opt);
+    /* a 10 s window boundary (and a 2 s one) 300 ms after the start */
+    lat_base = ed_wall_ms() / NX_WINDOW_MS * NX_WINDOW_MS + NX_WINDOW_MS - 300;
+    lat_last = lat_base + (int64_t)((double)(events - 1) * 1000.0 / rate);
+    lat_due_after = nexmark_queries[query_index(q)].due_after;
     char ev[32], base[32];
     snprintf(ev, sizeof ev, "%lld", (long long)events);
-    snprintf(base, sizeof base, "%lld", (long long)ed_wall_ms());
+    snprintf(base, sizeof base, "%lld", (long long)lat_base);
     nexmark_options o = {.events = ev, .base_time = base, .rate = rate_opt, .paced = true};
     eddy_stream *s = nexmark_query(env, q, &o);
-    eddy_stream *f = eddy_filter(s, EDDY_FN(bench_nx_latency));
+    eddy_stream *f = eddy_rich(eddy_filter(s, EDDY_FN(bench_nx_latency)),
+                               EDDY_FN(bench_nx_latency_open), EDDY_FN_NONE);
     if (!f || eddy_discard(f)) return;
+    atomic_store(&lat_t0_ns, 0);
     double t0 = bench_now_s();
     if (eddy_execute(env, q)) {
         fprintf(stderr, "bench: %s: %s\n", q, eddy_env_error(env));
@@ -739,8 +778,24 @@ static void latency_run(const char *q, int p, measure *m)
     m->p50 = n ? lat[n / 2] : NAN;
     m->p99 = n ? lat[n * 99 / 100] : NAN;
     m->results = n;
-    m->ok = n > 0;
+    m->at_end = atomic_load(&nlat_end);
+    m->ok = 1;
     eddy_env_free(env);
+}
+
+/* Seconds of event time each query's latency run lasts: long enough for its results to be
+ * due inside the run. The stream starts 300 ms before a 10 s boundary: 10 s windows are due
+ * 4.3 s, 14.3 s, 24.3 s into it; q5's 2 s slides every 2 s from 4.3 s; q11's sessions 10 s
+ * after a bidder's last bid and 4 s more (bidders are active for a fraction of a second);
+ * q12's windows at the clock's 10 s boundaries. */
+static double latency_secs(const char *q, bool quick)
+{
+    int64_t due = nexmark_queries[query_index(q)].due_after;
+    if (!strcmp(q, "q11")) return quick ? 18 : 30;
+    if (due == NXQ_PROCESSING_TIME) return quick ? 11 : 21;
+    if (due == NXQ_AT_EVENT) return quick ? 3 : 10;
+    if (!strcmp(q, "q5")) return quick ? 8 : 16;
+    return quick ? 6 : 26;
 }
 
 /* ---- CSV ---------------------------------------------------------------------------------- */
@@ -817,19 +872,32 @@ static int write_csv(const char *dir)
 
 /* ---- main ------------------------------------------------------------------------------------ */
 
+/* Whether --queries (a comma-separated list; NULL: all) names q. */
+static bool wanted(const char *only, const char *q)
+{
+    if (!only) return true;
+    size_t n = strlen(q);
+    for (const char *at = only; (at = strstr(at, q)); at++)
+        if ((at == only || at[-1] == ',') && (!at[n] || at[n] == ',')) return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
     const char *only = NULL, *csv = NULL;
-    bool quick = false;
+    bool quick = false, throughput = true, latency = true;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = true;
+        else if (!strcmp(argv[i], "--no-latency")) latency = false;
+        else if (!strcmp(argv[i], "--latency-only")) throughput = false;
         else if (i + 1 < argc && !strcmp(argv[i], "--events")) events = atoll(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--queries")) only = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--rate")) rate_opt = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--csv")) csv = argv[++i];
         else {
             fprintf(stderr, "usage: bench_nexmark [--quick] [--events N] [--queries q0,q5,...] "
-                            "[--rate EVENTS_PER_S] | --csv DIR [--events N]\n");
+                            "[--rate EVENTS_PER_S] [--no-latency | --latency-only]\n"
+                            "       bench_nexmark --csv DIR [--events N]\n");
             return 2;
         }
     }
@@ -846,17 +914,12 @@ int main(int argc, char **argv)
     }
     printf("nexmark: %lld events per run (the generator included), %ld CPUs, load %s\n",
            (long long)events, cpus, load);
-    printf("%-4s %-9s %14s %12s %14s %10s %8s\n", "q", "run", "events/s", "ratio", "ev/s per CPU-s",
-           "peak RSS", "results");
-    for (size_t qi = 0; qi < sizeof nexmark_queries / sizeof nexmark_queries[0]; qi++) {
+    if (throughput)
+        printf("%-4s %-9s %14s %12s %14s %10s %8s\n", "q", "run", "events/s", "ratio",
+               "ev/s per CPU-s", "peak RSS", "results");
+    for (size_t qi = 0; throughput && qi < sizeof nexmark_queries / sizeof nexmark_queries[0]; qi++) {
         const char *q = nexmark_queries[qi].name;
-        if (only) {
-            char want[16];
-            snprintf(want, sizeof want, "%s", q);
-            const char *at = strstr(only, want);
-            size_t n = strlen(want);
-            if (!at || (at[n] && at[n] != ',')) continue;
-        }
+        if (!wanted(only, q)) continue;
         measure base = in_child(baseline_run, q, 1);
         double bps = base.ok ? (double)events / base.secs : 0;
         printf("%-4s %-9s %14.0f %12s %14.0f %8ld MB %8llu\n", q, "baseline", bps, "1.00",
@@ -882,25 +945,34 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     /* latency: a fixed rate below the maximum (default: 200,000 events/s of event time) */
-    if (!only || strstr(only, "lat")) {
-        const char *lq[] = {"q0", "q1"};
+    if (latency) {
         if (!rate_opt) rate_opt = "200000";
         int64_t keep = events;
-        events = quick ? 400000 : 2000000;
-        lat_cap = (size_t)events;
-        lat = malloc(lat_cap * sizeof *lat);
-        printf("latency at %s events/s (%lld events, paced by event time): result arrival - "
-               "dateTime\n", rate_opt, (long long)events);
-        for (size_t i = 0; i < sizeof lq / sizeof lq[0]; i++) {
-            atomic_store(&nlat, 0);
-            measure m = in_child(latency_run, lq[i], 1);
-            if (m.ok)
-                printf("%-4s eddy p=1  p50 %.0f ms  p99 %.0f ms  (%llu results)\n", lq[i], m.p50,
-                       m.p99, (unsigned long long)m.results);
-            else
-                printf("%-4s latency run failed\n", lq[i]);
+        printf("latency at %s events/s (paced by event time), p=1%s: result arrival - the time "
+               "it is due\n", rate_opt, quick ? "" : " and p=2");
+        for (size_t qi = 0; qi < sizeof nexmark_queries / sizeof nexmark_queries[0]; qi++) {
+            const char *q = nexmark_queries[qi].name;
+            if (!wanted(only, q)) continue;
+            double secs = latency_secs(q, quick);
+            events = (int64_t)(secs * atof(rate_opt));
+            lat_cap = (size_t)events;
+            lat = malloc(lat_cap * sizeof *lat);
+            for (int p = 1; p <= (quick ? 1 : 2) && lat; p++) {
+                atomic_store(&nlat, 0);
+                atomic_store(&nlat_end, 0);
+                measure m = in_child(latency_run, q, p);
+                if (!m.ok)
+                    printf("%-4s p=%d latency run failed\n", q, p);
+                else if (!m.results)
+                    printf("%-4s p=%d %4.0f s: no result due inside the run\n", q, p, secs);
+                else
+                    printf("%-4s p=%d %4.0f s: p50 %6.1f ms  p99 %6.1f ms  (%llu results; %llu due "
+                           "after the last event)\n", q, p, secs, m.p50, m.p99,
+                           (unsigned long long)m.results, (unsigned long long)m.at_end);
+                fflush(stdout);
+            }
+            free(lat);
         }
-        free(lat);
         events = keep;
     }
     return 0;

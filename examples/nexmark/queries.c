@@ -131,8 +131,8 @@ static eddy_stream *nx_timed(eddy_env *env, const char *kind, const char *schema
 
 static eddy_stream *q0(eddy_env *env, const nexmark_options *o)
 {
-    return nx_source(env, "bid",
-                     "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING", o);
+    return nx_timed(env, "bid",
+                    "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING", o);
 }
 
 /* ---- q1: SELECT auction, bidder, 0.908 * price AS price, dateTime, extra FROM bid -------- */
@@ -154,11 +154,20 @@ static eddy_stream *q1(eddy_env *env, const nexmark_options *o)
 
 /* ---- q2: SELECT auction, price FROM bid WHERE MOD(auction, 123) = 0 ---------------------- */
 
-int nxq2_filter(eddy_ctx *ctx, const eddy_row *in) { return eddy_row_i64(in, 0) % 123 == 0; }
+/* (auction, price, dateTime) -> (auction, price) */
+int nxq2_select(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
+{
+    if (eddy_row_i64(in, 0) % 123) return 0;
+    eddy_row_builder *b = eddy_out_builder(out);
+    cp_i64(b, 0, in, 0);
+    cp_i64(b, 1, in, 1);
+    return eddy_emit(out, eddy_rb_row(b));
+}
 
 static eddy_stream *q2(eddy_env *env, const nexmark_options *o)
 {
-    return eddy_filter(nx_source(env, "bid", "auction BIGINT, price BIGINT", o), EDDY_FN(nxq2_filter));
+    return eddy_flat_map(nx_timed(env, "bid", "auction BIGINT, price BIGINT, dateTime TIMESTAMP(3)", o),
+                         EDDY_FN(nxq2_select), "auction BIGINT, price BIGINT");
 }
 
 /* ---- q3: SELECT P.name, P.city, P.state, A.id FROM auction A JOIN person P ON A.seller =
@@ -186,7 +195,7 @@ static int q3_emit(eddy_collector *out, const eddy_row *person, int64_t auction)
     return eddy_emit(out, eddy_rb_row(b));
 }
 
-/* auction (id, seller, category) */
+/* auction (id, seller, category, dateTime) */
 int nxq3_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
     const eddy_row *p = eddy_value_get(eddy_keyed_state(ctx, &q3_person));
@@ -197,7 +206,7 @@ int nxq3_on_auction(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     return eddy_list_add(eddy_keyed_state(ctx, &q3_auctions), eddy_rb_row(b));
 }
 
-/* person (id, name, city, state); ids are unique */
+/* person (id, name, city, state, dateTime); ids are unique */
 int nxq3_on_person(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
     eddy_row_builder *b = nxq_rb(ctx, 0, 3);
@@ -215,10 +224,12 @@ int nxq3_on_person(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 
 static eddy_stream *q3(eddy_env *env, const nexmark_options *o)
 {
-    eddy_stream *a = eddy_filter(nx_source(env, "auction", "id BIGINT, seller BIGINT, category BIGINT", o),
-                                 EDDY_FN(nxq3_auction_filter));
-    eddy_stream *p = eddy_filter(nx_source(env, "person", "id BIGINT, name STRING, city STRING, state STRING", o),
-                                 EDDY_FN(nxq3_person_filter));
+    eddy_stream *a = eddy_filter(
+        nx_timed(env, "auction", "id BIGINT, seller BIGINT, category BIGINT, dateTime TIMESTAMP(3)", o),
+        EDDY_FN(nxq3_auction_filter));
+    eddy_stream *p = eddy_filter(
+        nx_timed(env, "person", "id BIGINT, name STRING, city STRING, state STRING, dateTime TIMESTAMP(3)", o),
+        EDDY_FN(nxq3_person_filter));
     eddy_connected *c = eddy_connect(eddy_key_by(a, "seller"), eddy_key_by(p, "id"));
     return scratch_user(eddy_co_process(c, EDDY_FN(nxq3_on_auction), EDDY_FN(nxq3_on_person),
                                         EDDY_FN_NONE, "name STRING, city STRING, state STRING, id BIGINT"));
@@ -541,8 +552,8 @@ int nxq4_on_bid(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out) { return
 
 static eddy_stream *best_bids(eddy_env *env, const nexmark_options *o, bool q4)
 {
-    eddy_stream *a = nx_source(env, "auction", q4 ? Q4_AUCTION : Q9_AUCTION, o);
-    eddy_stream *b = nx_source(env, "bid", q4 ? Q4_BID : Q9_BID, o);
+    eddy_stream *a = nx_timed(env, "auction", q4 ? Q4_AUCTION : Q9_AUCTION, o);
+    eddy_stream *b = nx_timed(env, "bid", q4 ? Q4_BID : Q9_BID, o);
     eddy_connected *c = eddy_connect(eddy_key_by(a, "id"), eddy_key_by(b, "auction"));
     if (q4)
         return eddy_co_process(c, EDDY_FN(nxq4_on_auction), EDDY_FN(nxq4_on_bid), EDDY_FN_NONE,
@@ -698,23 +709,33 @@ static eddy_stream *ysb(eddy_env *env, const nexmark_options *o)
 
 /* ---- the table ------------------------------------------------------------------------- */
 
+/* When a query's result is due, in the event time of its timestamp t: results that follow
+ * an event at t (due: t); results fired by the watermark (windows, event-time timers) once
+ * it passes t, that is once events reach t + the watermark's delay + 1; processing-time
+ * results at t + 1 of the clock (NXQ_PROCESSING_TIME). */
+#define NXQ_AT_EVENT 0
+#define NXQ_AT_WATERMARK (NX_WATERMARK_DELAY_MS + 1)
+#define NXQ_PROCESSING_TIME (-1)
+
 static const struct nexmark_query {
     const char *name;
     eddy_stream *(*build)(eddy_env *env, const nexmark_options *o);
     const char *what;
+    int64_t due_after; /* NXQ_AT_EVENT, the event time after t the result waits for, or
+                          NXQ_PROCESSING_TIME */
 } nexmark_queries[] = {
-    {"q0", q0, "pass-through of bids"},
-    {"q1", q1, "bid prices in euros"},
-    {"q2", q2, "bids of auctions whose id is a multiple of 123"},
-    {"q3", q3, "auctions of category 10 by sellers in OR, ID or CA"},
-    {"q4", q4, "average winning price per category"},
-    {"q5", q5, "hot items: most bids per 10 s window sliding by 2 s"},
-    {"q7", q7, "highest bids of each 10 s window"},
-    {"q8", q8, "people who registered and auctioned in the same 10 s window"},
-    {"q9", q9, "the winning bid of each auction"},
-    {"q11", q11, "bidder sessions with a 10 s gap"},
-    {"q12", q12, "bids per bidder in 10 s processing-time windows"},
-    {"ysb", ysb, "Yahoo Streaming Benchmark: views per campaign per 10 s"},
+    {"q0", q0, "pass-through of bids", NXQ_AT_EVENT},
+    {"q1", q1, "bid prices in euros", NXQ_AT_EVENT},
+    {"q2", q2, "bids of auctions whose id is a multiple of 123", NXQ_AT_EVENT},
+    {"q3", q3, "auctions of category 10 by sellers in OR, ID or CA", NXQ_AT_EVENT},
+    {"q4", q4, "average winning price per category", NXQ_AT_EVENT},
+    {"q5", q5, "hot items: most bids per 10 s window sliding by 2 s", NXQ_AT_WATERMARK},
+    {"q7", q7, "highest bids of each 10 s window", NXQ_AT_WATERMARK},
+    {"q8", q8, "people who registered and auctioned in the same 10 s window", NXQ_AT_WATERMARK},
+    {"q9", q9, "the winning bid of each auction", NXQ_AT_EVENT},
+    {"q11", q11, "bidder sessions with a 10 s gap", NXQ_AT_WATERMARK},
+    {"q12", q12, "bids per bidder in 10 s processing-time windows", NXQ_PROCESSING_TIME},
+    {"ysb", ysb, "Yahoo Streaming Benchmark: views per campaign per 10 s", 1 /* bound 0 */},
 };
 
 /* Builds query `name`; NULL (with the environment's error set) when unknown. */

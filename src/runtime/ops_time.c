@@ -153,7 +153,11 @@ static int wm_process(ed_operator *op, int input, const eddy_row *row, int64_t t
 {
     wm_state *s = op->state;
     const ed_wm_spec *sp = s->spec;
-    split_gen *g = s->source ? gen_for(s, s->source->split) : &s->gens[0];
+    split_gen *g = &s->gens[s->cur];
+    if (s->source) {
+        int split = s->source->split < 0 ? 0 : s->source->split;
+        if (ED_UNLIKELY(split != s->cur)) g = gen_for(s, split);
+    }
     s->records++;
     if (ED_UNLIKELY(s->idle)) {
         s->idle = false;
