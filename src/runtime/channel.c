@@ -11,11 +11,25 @@
 #include "channel.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static size_t buffer_stride(uint32_t seg) { return ED_ALIGN8(sizeof(ed_buffer) + seg); }
+
+/* Before sleeping on an empty pool or an empty gate a thread spins this long: a
+ * consumer on another core usually hands a buffer back within microseconds, and a
+ * futex wake per buffer would cost more than the wait. A process allowed one CPU does
+ * not spin: the other side cannot run while it does. */
+#define ED_SPIN_NS 20000
+
+static int64_t spin_budget_ns(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) <= 1) return 0;
+    return ED_SPIN_NS;
+}
 
 int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
 {
@@ -25,6 +39,7 @@ int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
     p->size = n;
     p->seg = seg;
     p->cancel = cancel;
+    p->spin_ns = spin_budget_ns();
     if (n == 0) return 0;
     size_t stride = buffer_stride(seg);
     p->mem = aligned_alloc(64, ((stride * (size_t)n) + 63) & ~(size_t)63);
@@ -65,11 +80,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Before sleeping on an empty pool or an empty gate a thread spins this long: a
- * consumer on another core usually hands a buffer back within microseconds, and a
- * futex wake per buffer would cost more than the wait. */
-#define ED_SPIN_NS 20000
-
 ed_buffer *ed_buffer_new(uint32_t cap)
 {
     ed_buffer *b = malloc(sizeof(ed_buffer) + cap);
@@ -85,8 +95,8 @@ ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
 {
     /* A record larger than a buffer travels alone in a one-off buffer. */
     if (ED_UNLIKELY(need > p->seg)) return ed_buffer_new(need);
-    if (!atomic_load_explicit(&p->nfree, memory_order_relaxed)) {
-        int64_t until = ed_mono_ns() + ED_SPIN_NS;
+    if (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && p->spin_ns) {
+        int64_t until = ed_mono_ns() + p->spin_ns;
         while (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && ed_mono_ns() < until)
             for (int i = 0; i < 64; i++) cpu_relax();
     }
@@ -197,6 +207,7 @@ void ed_gate_init(ed_gate *g)
     memset(g, 0, sizeof(*g));
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
+    g->spin_ns = spin_budget_ns();
 }
 
 void ed_gate_destroy(ed_gate *g)
@@ -240,10 +251,10 @@ static bool gate_has_data(ed_gate *g)
 void ed_gate_wait(ed_gate *g, int64_t timeout_ns)
 {
     if (timeout_ns <= 0) return;
-    int64_t until = ed_mono_ns() + (timeout_ns < ED_SPIN_NS ? timeout_ns : ED_SPIN_NS);
+    int64_t until = ed_mono_ns() + (timeout_ns < g->spin_ns ? timeout_ns : g->spin_ns);
     do {
         if (gate_has_data(g)) return;
-        for (int i = 0; i < 64; i++) cpu_relax();
+        for (int i = 0; i < 64 && g->spin_ns; i++) cpu_relax();
     } while (ed_mono_ns() < until);
     pthread_mutex_lock(&g->mu);
     atomic_store_explicit(&g->sleeping, 1, memory_order_seq_cst);

@@ -101,6 +101,7 @@ struct ed_pool {
     int in_use, max_in_use; /* statistics for tests and metrics */
     uint32_t seg;          /* capacity of a buffer */
     const _Atomic bool *cancel;
+    int64_t spin_ns;       /* spun before sleeping (0 with one CPU) */
     void *mem;             /* all buffers in one allocation */
 };
 
@@ -202,6 +203,7 @@ struct ed_gate {
     _Atomic int sleeping;
     _Atomic int pending; /* mails or other reasons to wake */
     _Atomic uint32_t announce; /* bumped when a producer announces a barrier */
+    int64_t spin_ns;           /* spun before sleeping (0 with one CPU) */
 };
 
 void ed_gate_init(ed_gate *g);
