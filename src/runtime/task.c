@@ -561,6 +561,7 @@ void ed_task_close(ed_task *t)
 /* The end of bounded input: the chain ends in topological order, then the channels. */
 static int end_chain(ed_task *t)
 {
+    t->now_ms = 0;
     for (int i = 1; i < t->nops; i++) {
         ed_operator *op = &t->ops[i];
         if (op->vt->end_input && op->vt->end_input(op, 0)) return -1;
@@ -574,6 +575,7 @@ static int run_source(ed_task *t)
 {
     ed_operator *head = &t->ops[0];
     for (;;) {
+        t->now_ms = 0;
         if (cancelled(t)) return 0;
         run_mails(t);
         if (t->stop_id) { /* past a stop-with-savepoint's barrier: emit nothing more */
@@ -607,6 +609,7 @@ static int run_source(ed_task *t)
 static int run_inputs(ed_task *t)
 {
     while (t->nended < t->gate.n) {
+        t->now_ms = 0;
         if (cancelled(t)) return 0;
         run_mails(t);
         /* past a stop-with-savepoint's barrier no timer fires: the job ends at that barrier */

@@ -76,6 +76,8 @@ struct ed_task {
     int64_t buffer_timeout_ns;
     int64_t last_flush_ns;
     bool dirty;           /* partial buffers not yet pushed */
+    int64_t now_ms;       /* the system clock as first read for the buffer (or poll) being
+                           * processed, 0 before that: ed_op_now reads it once a buffer */
     bool finished;        /* ended; guarded by job->fin_mu (checkpoints are acknowledged
                            * for it: checkpointing.c) */
     bool restored_finished; /* every operator had finished in the checkpoint it starts
