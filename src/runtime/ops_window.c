@@ -151,7 +151,7 @@ struct ed_window_op {
     eddy_row_builder *rb_mws, *rb_one, *rb_a, *rb_b, *rb_res;
     uint8_t ns_state[16], ns_tmp[16], ns_user[16];
     eddy_trigger_ctx tctx;
-    /* Event-time trigger, windows that do not merge: the trigger's timer of a (key,
+    /* Event- or processing-time trigger, windows that do not merge: the trigger's timer of a (key,
      * window) is registered with the window's first element, when its contents come into
      * being, and stays until the window is cleaned up; later elements need not register
      * it again. `fresh` says whether the element being added created the contents. */
@@ -636,6 +636,18 @@ static int del(ed_window_op *w, eddy_time_domain d, int64_t t)
 {
     return ed_window_trigger_timer(&w->tctx, d, t, true);
 }
+/* The trigger's timer of a window that does not merge, with the element that made its
+ * contents (register_on_first): it is new, and nothing deletes it before it fires (the
+ * trigger clears it at cleanup, which is that timer or after it), so the timer service
+ * need not look it up (ed_timers_add_unique). */
+static int reg_first(ed_window_op *w, eddy_time_domain d, int64_t t)
+{
+    ed_keyed *k = w->op->keyed;
+    if (ED_UNLIKELY(ed_timers_add_unique(k->timers, d, t, k->key, k->klen, k->key_group,
+                                         w->tctx.ns, 16)))
+        return ed_op_fail(w->op, "out of memory for timers");
+    return 0;
+}
 static int cont(ed_window_op *w, int64_t t) { return EDDY_TRIGGER_CONTINUE; }
 static int none(ed_window_op *w) { return 0; }
 static int cont_el(ed_window_op *w, const eddy_row *r, int64_t ts) { return EDDY_TRIGGER_CONTINUE; }
@@ -665,7 +677,8 @@ static int et_element(ed_window_op *w, const eddy_row *r, int64_t ts)
 {
     int64_t t = tmax(w);
     if (t <= wm(w)) return EDDY_TRIGGER_FIRE;
-    if (w->register_on_first && !w->fresh) return EDDY_TRIGGER_CONTINUE; /* registered */
+    if (w->register_on_first) /* registered with the first element */
+        return !w->fresh ? EDDY_TRIGGER_CONTINUE : reg_first(w, EDDY_EVENT_TIME, t) ? -1 : EDDY_TRIGGER_CONTINUE;
     if (w->merge_reg_valid && win_eq(w->merge_reg, w->tctx.win))
         return EDDY_TRIGGER_CONTINUE; /* registered by et_merge for this element */
     if (reg(w, EDDY_EVENT_TIME, t)) return -1;
@@ -712,6 +725,9 @@ static int et_merge_move(ed_window_op *w, ed_win result, ed_win old)
 /* ProcessingTimeTrigger */
 static int pt_element(ed_window_op *w, const eddy_row *r, int64_t ts)
 {
+    if (w->register_on_first) /* registered with the first element */
+        return !w->fresh ? EDDY_TRIGGER_CONTINUE
+               : reg_first(w, EDDY_PROCESSING_TIME, tmax(w)) ? -1 : EDDY_TRIGGER_CONTINUE;
     return reg(w, EDDY_PROCESSING_TIME, tmax(w)) ? -1 : EDDY_TRIGGER_CONTINUE;
 }
 static int pt_proc(ed_window_op *w, int64_t t) { return EDDY_TRIGGER_FIRE; }
@@ -1486,17 +1502,31 @@ static int lean_register(ed_window_op *w, ed_win win)
     return 0;
 }
 
-/* The common case, without the general machinery: windows that do not merge, in event
- * time, kept in the per-key table, the event-time trigger, no allowed lateness, nothing
- * that reads state per window. What the trigger would do for such a window that is not
- * late is to register its timer once, with the first element (the window's max
- * timestamp is after the watermark, or the window would be late); its cleanup is that
- * same timer. */
+/* The timer of a window that does not merge, with its first element: new, and only ever
+ * popped, so the timer service need not look it up (ed_timers_add_unique). */
+static int lean_add(ed_window_op *w, ed_win win)
+{
+    ed_keyed *k = w->op->keyed;
+    ed_win_ns(win, w->ns_tmp);
+    if (ED_UNLIKELY(ed_timers_add_unique(k->timers, w->event_time ? EDDY_EVENT_TIME : EDDY_PROCESSING_TIME,
+                                         ed_win_max_ts(win), k->key, k->klen, k->key_group,
+                                         w->ns_tmp, 16)))
+        return ed_op_fail(w->op, "out of memory for timers");
+    return 0;
+}
+
+/* The common case, without the general machinery: windows kept in the per-key table,
+ * nothing that reads state per window, and either event time with the event-time
+ * trigger and no allowed lateness, or processing time with the processing-time trigger.
+ * What the trigger would do for such a window that is not late is to register its timer
+ * once, with the first element (the window's max timestamp is after the watermark, or
+ * the window would be late; in processing time, after now); its cleanup is that same
+ * timer. */
 static int lean_process(ed_window_op *w, const eddy_row *row, int64_t ts)
 {
     ed_operator *op = w->op;
-    if (ts >= w->last_tumble.start && ts < w->last_tumble.end && ts != EDDY_NO_TIMESTAMP &&
-        w->spec->assigner.kind == EDDY_WINDOW_TUMBLING) {
+    if (w->event_time && ts >= w->last_tumble.start && ts < w->last_tumble.end &&
+        ts != EDDY_NO_TIMESTAMP && w->spec->assigner.kind == EDDY_WINDOW_TUMBLING) {
         w->wins[0] = w->last_tumble; /* what assign gives while time stays in one window */
         w->nwins = 1;
     } else if (ED_UNLIKELY(assign(w, row, ts))) {
@@ -1505,12 +1535,12 @@ static int lean_process(ed_window_op *w, const eddy_row *row, int64_t ts)
     bool skipped = true;
     for (size_t i = 0; i < w->nwins; i++) {
         ed_win win = w->wins[i];
-        if (ed_win_max_ts(win) <= op->watermark) continue; /* late */
+        if (w->event_time && ed_win_max_ts(win) <= op->watermark) continue; /* late */
         skipped = false;
         if (ED_UNLIKELY(wt_add(w, win, win, row))) return -1;
-        if (w->fresh && lean_register(w, win)) return -1;
+        if (w->fresh && lean_add(w, win)) return -1;
     }
-    if (skipped && ts <= op->watermark) {
+    if (skipped && w->event_time && ts <= op->watermark) {
         if (w->spec->late_tag) return ed_out_emit_side(&op->out, w->spec->late_tag, row, ts);
         w->late_dropped++;
     }
@@ -1675,7 +1705,8 @@ static int window_on_timer(ed_operator *op, eddy_time_domain domain, const ed_ti
     if (timer->nslen != 16) return 0;
     w->ce_ok = false;
     op->ctx.domain = domain;
-    if (w->lean) return domain == EDDY_EVENT_TIME ? lean_on_timer(w, timer) : 0;
+    if (w->lean)
+        return w->event_time == (domain == EDDY_EVENT_TIME) ? lean_on_timer(w, timer) : 0;
     int64_t time = timer->time;
     ed_win win = ns_win(timer->ns);
     tctx_set(w, win);
@@ -1791,7 +1822,8 @@ static int window_open(ed_operator *op, ed_err *err)
         else w->trig.kind = w->event_time ? EDDY_TRIGGER_EVENT_TIME : EDDY_TRIGGER_PROCESSING_TIME;
     }
     if (!w->tv) {
-        w->register_on_first = w->trig.kind == EDDY_TRIGGER_EVENT_TIME && !w->merging;
+        w->register_on_first = (w->trig.kind == EDDY_TRIGGER_EVENT_TIME ||
+                                w->trig.kind == EDDY_TRIGGER_PROCESSING_TIME) && !w->merging;
         if ((unsigned)w->trig.kind >= ED_ARRAY_LEN(trigger_vts) || !trigger_vts[w->trig.kind].element)
             return ed_op_fail(op, "unknown trigger kind %d", (int)w->trig.kind);
         w->tv = &trigger_vts[w->trig.kind];
@@ -1870,8 +1902,11 @@ static int window_open(ed_operator *op, ed_err *err)
                    (w->trig.kind != EDDY_TRIGGER_EVENT_TIME &&
                     w->trig.kind != EDDY_TRIGGER_PROCESSING_TIME);
     op->keyed->records_skip_backend = !w->ns_needed;
-    w->lean = w->wt && !w->ns_needed && w->event_time && s->lateness_ms == 0 &&
-              w->trig.kind == EDDY_TRIGGER_EVENT_TIME && w->tv == &trigger_vts[EDDY_TRIGGER_EVENT_TIME];
+    w->lean = w->wt && !w->ns_needed &&
+              (w->event_time ? s->lateness_ms == 0 && w->trig.kind == EDDY_TRIGGER_EVENT_TIME &&
+                                   w->tv == &trigger_vts[EDDY_TRIGGER_EVENT_TIME]
+                             : !w->merging && w->trig.kind == EDDY_TRIGGER_PROCESSING_TIME &&
+                                   w->tv == &trigger_vts[EDDY_TRIGGER_PROCESSING_TIME]);
     w->wcap = 4;
     w->wins = ed_xcalloc(w->wcap, sizeof(*w->wins));
     ed_arena_init(&w->arena, 64 * 1024);

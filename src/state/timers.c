@@ -16,6 +16,13 @@
  * dropped like a dead one. Only the owning slot (sequence numbers equal) frees an entry;
  * a stale slot may point to an entry already on a free list or reused, which is why only
  * pooled entries (never returned to malloc while the service lives) are moved.
+ *
+ * Timers added with ed_timers_add_unique (the caller knows they are new and only pops
+ * them: a window's timer registered with its first element) skip the set and the heap:
+ * they go to a FIFO per time, the domain's queues kept in time order. Windows aligned on
+ * the same boundaries share a handful of times, so adding is an append to a queue found
+ * among a few, and popping reads the queue in order; a pop takes the earlier of the heap's
+ * top and the first queue's head by (time, sequence number), the same total order.
  */
 #include "timers.h"
 
@@ -34,6 +41,7 @@ typedef struct tentry {
     int key_group;
     uint32_t klen, nslen;
     bool dead;
+    bool queued;                /* in a queue (ed_timers_add_unique), not in the set */
     uint8_t cls;                /* size class, 255 for a malloc'd entry */
     _Alignas(8) uint8_t data[]; /* key bytes, then namespace bytes */
 } tentry;
@@ -59,12 +67,25 @@ typedef struct sslot {
     tentry *e; /* NULL = empty */
 } sslot;
 
+/* The unique timers of one time, in sequence order: v[head..n). */
+typedef struct tqueue {
+    int64_t time;
+    tentry **v;
+    size_t head, n, cap;
+} tqueue;
+
 typedef struct domain {
     hslot *heap;
     size_t n, cap;
     sslot *set; /* open addressing, linear probing */
     uint32_t mask;
-    size_t live;
+    size_t live;   /* timers in the set (and live in the heap) */
+    tqueue *q;     /* by time, ascending; none empty */
+    int nq, qcap;
+    int qlast;     /* the queue added to last */
+    size_t queued; /* timers in the queues */
+    tentry **spare; /* an emptied queue's array, for the next queue */
+    size_t spare_cap;
 } domain;
 
 struct ed_timer_service {
@@ -108,6 +129,12 @@ void ed_timers_free(ed_timer_service *t)
             if (owner(&d->heap[i])) entry_free(t, d->heap[i].e);
         free(d->heap);
         free(d->set);
+        for (int q = 0; q < d->nq; q++) {
+            for (size_t i = d->q[q].head; i < d->q[q].n; i++) entry_free(t, d->q[q].v[i]);
+            free(d->q[q].v);
+        }
+        free(d->q);
+        free(d->spare);
     }
     if (t->last_popped) entry_free(t, t->last_popped);
     for (int c = 0; c < NCLASSES; c++) {
@@ -265,6 +292,39 @@ static int heap_reserve(domain *d)
     return 0;
 }
 
+/* A new entry with the next sequence number, or NULL (memory). */
+static tentry *entry_new(ed_timer_service *t, int64_t time, uint32_t hash, const uint8_t *key,
+                         uint32_t klen, int key_group, const uint8_t *ns, uint32_t nslen)
+{
+    size_t need = sizeof(tentry) + klen + nslen;
+    tentry *e = NULL;
+    uint8_t cls = 255;
+    for (uint8_t c = 0; c < NCLASSES; c++)
+        if (need <= class_size[c]) {
+            cls = c;
+            break;
+        }
+    if (cls != 255 && t->free_list[cls]) {
+        e = t->free_list[cls];
+        t->free_list[cls] = e->next_free;
+    } else {
+        e = malloc(cls != 255 ? class_size[cls] : need);
+        if (!e) return NULL;
+    }
+    e->time = time;
+    e->seq = t->seq;
+    e->hash = hash;
+    e->key_group = key_group;
+    e->klen = klen;
+    e->nslen = nslen;
+    e->dead = false;
+    e->queued = false;
+    e->cls = cls;
+    memcpy(e->data, key, klen);
+    if (nslen) memcpy(e->data + klen, ns, nslen);
+    return e;
+}
+
 int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
                        const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
                        uint32_t nslen)
@@ -279,36 +339,94 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
         slot = set_find(d, h, time, key, klen, ns, nslen);
     }
     if (heap_reserve(d)) return -1;
-    size_t need = sizeof(tentry) + klen + nslen;
-    tentry *e = NULL;
-    uint8_t cls = 255;
-    for (uint8_t c = 0; c < NCLASSES; c++)
-        if (need <= class_size[c]) {
-            cls = c;
-            break;
-        }
-    if (cls != 255 && t->free_list[cls]) {
-        e = t->free_list[cls];
-        t->free_list[cls] = e->next_free;
-    } else {
-        e = malloc(cls != 255 ? class_size[cls] : need);
-        if (!e) return -1;
-    }
-    e->time = time;
-    e->seq = t->seq;
-    e->hash = h;
-    e->key_group = key_group;
-    e->klen = klen;
-    e->nslen = nslen;
-    e->dead = false;
-    e->cls = cls;
-    memcpy(e->data, key, klen);
-    if (nslen) memcpy(e->data + klen, ns, nslen);
+    tentry *e = entry_new(t, time, h, key, klen, key_group, ns, nslen);
+    if (!e) return -1;
     *slot = (sslot){h, e};
     d->live++;
     d->heap[d->n] = (hslot){time, t->seq++, e};
     heap_up(d, d->n++);
     return 0;
+}
+
+/* The queue of `time`, made (in time order) when there is none; NULL (memory). */
+static tqueue *queue_of(domain *d, int64_t time)
+{
+    if (d->qlast < d->nq && d->q[d->qlast].time == time) return &d->q[d->qlast];
+    int i = d->nq;
+    while (i > 0 && d->q[i - 1].time >= time) i--; /* few queues: from the latest */
+    if (i < d->nq && d->q[i].time == time) {
+        d->qlast = i;
+        return &d->q[i];
+    }
+    if (d->nq == d->qcap) {
+        int cap = d->qcap ? d->qcap * 2 : 8;
+        tqueue *nq = realloc(d->q, (size_t)cap * sizeof *nq);
+        if (!nq) return NULL;
+        d->q = nq;
+        d->qcap = cap;
+    }
+    memmove(&d->q[i + 1], &d->q[i], (size_t)(d->nq - i) * sizeof *d->q);
+    d->q[i] = (tqueue){.time = time, .v = d->spare, .cap = d->spare_cap};
+    d->spare = NULL;
+    d->spare_cap = 0;
+    d->nq++;
+    d->qlast = i;
+    return &d->q[i];
+}
+
+int ed_timers_add_unique(ed_timer_service *t, eddy_time_domain dom, int64_t time,
+                         const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
+                         uint32_t nslen)
+{
+    domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    tqueue *q = queue_of(d, time);
+    if (!q) return -1;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 64;
+        tentry **nv = realloc(q->v, cap * sizeof *nv);
+        if (!nv) return -1;
+        q->v = nv;
+        q->cap = cap;
+    }
+    tentry *e = entry_new(t, time, 0, key, klen, key_group, ns, nslen);
+    if (!e) return -1;
+    e->queued = true;
+    t->seq++;
+    q->v[q->n++] = e;
+    d->queued++;
+    return 0;
+}
+
+/* Takes the head of the first queue, dropping the queue when it is empty. */
+static tentry *queue_pop(domain *d)
+{
+    tqueue *q = &d->q[0];
+    tentry *e = q->v[q->head++];
+    d->queued--;
+    if (q->head == q->n) {
+        if (q->cap > d->spare_cap) {
+            free(d->spare);
+            d->spare = q->v;
+            d->spare_cap = q->cap;
+        } else {
+            free(q->v);
+        }
+        memmove(&d->q[0], &d->q[1], (size_t)(d->nq - 1) * sizeof *d->q);
+        d->nq--;
+        d->qlast = 0;
+    }
+    return e;
+}
+
+/* Whether the first queue's head comes before the heap's top (dead slots skipped). */
+static inline bool queue_first(const domain *d)
+{
+    if (!d->nq) return false;
+    if (!d->n) return true;
+    const tqueue *q = &d->q[0];
+    const tentry *e = q->v[q->head];
+    hslot qs = {q->time, e->seq, NULL};
+    return before(&qs, &d->heap[0]);
 }
 
 void ed_timers_delete(ed_timer_service *t, eddy_time_domain dom, int64_t time,
@@ -383,10 +501,17 @@ bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_
     recycle_last(t);
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     skip_dead(t, d);
-    if (!d->n || d->heap[0].time > limit) return false;
-    tentry *e = heap_pop(d);
-    set_remove_at(d, set_slot_of(d, e));
-    d->live--;
+    tentry *e;
+    if (queue_first(d)) {
+        if (d->q[0].time > limit) return false;
+        e = queue_pop(d);
+        if (d->nq) __builtin_prefetch(d->q[0].v[d->q[0].head]);
+    } else {
+        if (!d->n || d->heap[0].time > limit) return false;
+        e = heap_pop(d);
+        set_remove_at(d, set_slot_of(d, e));
+        d->live--;
+    }
     *out = (ed_timer){.time = e->time,
                       .key = e->data,
                       .klen = e->klen,
@@ -401,12 +526,14 @@ int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain dom)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     skip_dead(t, d);
-    return d->n ? d->heap[0].time : INT64_MAX;
+    int64_t next = d->n ? d->heap[0].time : INT64_MAX;
+    return d->nq && d->q[0].time < next ? d->q[0].time : next;
 }
 
 size_t ed_timers_count(ed_timer_service *t, eddy_time_domain dom)
 {
-    return t->d[dom == EDDY_PROCESSING_TIME].live;
+    const domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    return d->live + d->queued;
 }
 
 static int slot_cmp(const void *a, const void *b)
@@ -417,13 +544,16 @@ static int slot_cmp(const void *a, const void *b)
 int ed_timers_for_each(ed_timer_service *t, eddy_time_domain dom, ed_timer_fn fn, void *arg)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
-    if (!d->live) return 0;
-    hslot *v = malloc(d->live * sizeof *v);
+    if (!d->live && !d->queued) return 0;
+    hslot *v = malloc((d->live + d->queued) * sizeof *v);
     if (!v) return -1;
     size_t n = 0;
     for (size_t i = 0; i < d->n; i++)
         if (slot_live(&d->heap[i])) v[n++] = d->heap[i];
     ed_assert(n == d->live);
+    for (int q = 0; q < d->nq; q++)
+        for (size_t i = d->q[q].head; i < d->q[q].n; i++)
+            v[n++] = (hslot){d->q[q].time, d->q[q].v[i]->seq, d->q[q].v[i]};
     qsort(v, n, sizeof *v, slot_cmp);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {

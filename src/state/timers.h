@@ -33,6 +33,11 @@ void ed_timers_free(ed_timer_service *t); /* accepts NULL */
 int ed_timers_register(ed_timer_service *t, eddy_time_domain d, int64_t time,
                        const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
                        uint32_t nslen);
+/* Adds a timer the caller knows is not registered, and will only pop (never delete or
+ * move): no lookup, no index. It fires in the same order as a registered one. */
+int ed_timers_add_unique(ed_timer_service *t, eddy_time_domain d, int64_t time,
+                         const uint8_t *key, uint32_t klen, int key_group, const uint8_t *ns,
+                         uint32_t nslen);
 /* Removes such a timer if it exists. */
 void ed_timers_delete(ed_timer_service *t, eddy_time_domain d, int64_t time,
                       const uint8_t *key, uint32_t klen, const uint8_t *ns, uint32_t nslen);

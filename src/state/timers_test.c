@@ -203,3 +203,69 @@ ED_TEST(timers_moved_in_place_many_times)
     ED_CHECK_INT(n, KEYS);
     ed_timers_free(t);
 }
+
+static int add(ed_timer_service *t, eddy_time_domain d, int64_t time, const char *key,
+               const char *ns)
+{
+    return ed_timers_add_unique(t, d, time, (const uint8_t *)key, (uint32_t)strlen(key), 7,
+                                (const uint8_t *)ns, (uint32_t)strlen(ns));
+}
+
+static int list_one(const ed_timer *tm, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s%lld:%.*s", n ? " " : "", (long long)tm->time, (int)tm->klen,
+             (const char *)tm->key);
+    return 0;
+}
+
+/* Timers added as unique (queued per time) and registered ones (heap) come out in one
+ * order: time, then the order they were added in; snapshots list them the same way. */
+ED_TEST(timers_unique_interleave_with_registered)
+{
+    ed_timer_service *t = ed_timers_new();
+    add(t, EDDY_EVENT_TIME, 20, "u1", "w");
+    reg(t, EDDY_EVENT_TIME, 20, "r1", "w");
+    add(t, EDDY_EVENT_TIME, 10, "u2", "w");
+    add(t, EDDY_EVENT_TIME, 30, "u3", "w");
+    add(t, EDDY_EVENT_TIME, 20, "u4", "w");
+    reg(t, EDDY_EVENT_TIME, 5, "r2", "w");
+    add(t, EDDY_PROCESSING_TIME, 1, "p", "w");
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), 6);
+    ED_CHECK_INT(ed_timers_next(t, EDDY_EVENT_TIME), 5);
+    char buf[256] = "";
+    ED_CHECK_INT(ed_timers_for_each(t, EDDY_EVENT_TIME, list_one, buf), 0);
+    ED_CHECK_STR(buf, "5:r2 10:u2 20:u1 20:r1 20:u4 30:u3");
+    drain(t, EDDY_EVENT_TIME, 19, buf, sizeof buf);
+    ED_CHECK_STR(buf, "5:r2:w 10:u2:w");
+    ED_CHECK_INT(ed_timers_next(t, EDDY_EVENT_TIME), 20);
+    add(t, EDDY_EVENT_TIME, 25, "u5", "w"); /* a queue between two others */
+    add(t, EDDY_EVENT_TIME, 20, "u6", "w");
+    drain(t, EDDY_EVENT_TIME, INT64_MAX, buf, sizeof buf);
+    ED_CHECK_STR(buf, "20:u1:w 20:r1:w 20:u4:w 20:u6:w 25:u5:w 30:u3:w");
+    ED_CHECK_INT(ed_timers_count(t, EDDY_EVENT_TIME), 0);
+    ED_CHECK_INT(ed_timers_next(t, EDDY_EVENT_TIME), INT64_MAX);
+    ED_CHECK_INT(ed_timers_count(t, EDDY_PROCESSING_TIME), 1);
+    /* many timers over a few times, emptied and refilled (queues reuse their arrays) */
+    for (int round = 0; round < 3; round++) {
+        char key[16];
+        for (int i = 0; i < 1000; i++) {
+            snprintf(key, sizeof key, "k%04d", i);
+            ED_CHECK_INT(add(t, EDDY_EVENT_TIME, 100 * round + i % 5, key, "w"), 0);
+        }
+        ed_timer tm;
+        int64_t last = INT64_MIN;
+        int n = 0, prev_key = -1;
+        while (ed_timers_pop(t, EDDY_EVENT_TIME, INT64_MAX, &tm)) {
+            int k = atoi((const char *)tm.key + 1);
+            ED_CHECK(tm.time >= last);
+            if (tm.time == last) ED_CHECK(k > prev_key); /* added in key order */
+            last = tm.time;
+            prev_key = k;
+            n++;
+        }
+        ED_CHECK_INT(n, 1000);
+    }
+    ed_timers_free(t); /* with a processing-time timer still queued */
+}
