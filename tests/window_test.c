@@ -1057,6 +1057,10 @@ static char *run_fn(int p, int which)
     case 4: out = eddy_window_max(w, "v"); break;
     case 5: out = eddy_window_min_by(w, "v"); break;
     case 6: out = eddy_window_max_by(w, "v"); break;
+    case 8:
+        out = eddy_window_aggregate_process(w, avg_agg(), EDDY_FN(wt_firings),
+                                            "k STRING, ws BIGINT, n BIGINT, wf BIGINT, gf BIGINT");
+        break;
     default: out = eddy_window_process(w, EDDY_FN(wt_firings),
                                        "k STRING, ws BIGINT, n BIGINT, wf BIGINT, gf BIGINT");
     }
@@ -1101,6 +1105,10 @@ ED_TEST(window_state_and_global_state)
 {
     check_fn(7, "+I[a, 0, 2, 1, 1] @9\n+I[a, 10, 1, 1, 2] @19\n+I[b, 0, 1, 1, 1] @9\n"
                 "+I[b, 10, 2, 1, 2] @19");
+    /* the same states from the function of an aggregation (its contents in the per-key
+     * window table, its timers added with the first element) */
+    check_fn(8, "+I[a, 0, 1, 1, 1] @9\n+I[a, 10, 1, 1, 2] @19\n+I[b, 0, 1, 1, 1] @9\n"
+                "+I[b, 10, 1, 1, 2] @19");
 }
 
 /* ---- lateness ---------------------------------------------------------------------------------- */

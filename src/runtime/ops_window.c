@@ -1645,6 +1645,10 @@ static int lean_on_timer(ed_window_op *w, const ed_timer *timer)
     }
     if (fire(w, win, timer->ns)) return -1;
     if ((r = wt_rec(w, tw))) ed_wt_rec_remove(w->wt, &w->ce, r);
+    if (w->nwstates) { /* the per-window state the window function used */
+        set_ns(w, timer->ns);
+        for (int i = 0; i < w->nwstates; i++) eddy_state_clear(w->wstates[i]);
+    }
     return 0;
 }
 
@@ -1898,10 +1902,11 @@ static int window_open(ed_operator *op, ed_err *err)
         RESOLVE(w->agg_merge, eddy_agg_merge_fn, s->agg.merge);
     }
     /* built-in event-time and processing-time triggers keep no state and only timers */
-    w->ns_needed = !w->wt || w->fn ||
+    w->ns_needed = !w->wt ||
                    (w->trig.kind != EDDY_TRIGGER_EVENT_TIME &&
                     w->trig.kind != EDDY_TRIGGER_PROCESSING_TIME);
-    op->keyed->records_skip_backend = !w->ns_needed;
+    /* a window function may read keyed state: the key is then current for records too */
+    op->keyed->records_skip_backend = !w->ns_needed && !w->fn;
     w->lean = w->wt && !w->ns_needed &&
               (w->event_time ? s->lateness_ms == 0 && w->trig.kind == EDDY_TRIGGER_EVENT_TIME &&
                                    w->tv == &trigger_vts[EDDY_TRIGGER_EVENT_TIME]

@@ -19,10 +19,11 @@
  *
  * Timers added with ed_timers_add_unique (the caller knows they are new and only pops
  * them: a window's timer registered with its first element) skip the set and the heap:
- * they go to a FIFO per time, the domain's queues kept in time order. Windows aligned on
- * the same boundaries share a handful of times, so adding is an append to a queue found
- * among a few, and popping reads the queue in order; a pop takes the earlier of the heap's
- * top and the first queue's head by (time, sequence number), the same total order.
+ * they go to a FIFO per time, the domain's queues kept in time order, written into the
+ * queue's bytes (no entry of their own). Windows aligned on the same boundaries share a
+ * handful of times, so adding is an append to a queue found among a few, and popping
+ * reads the queue in order; a pop takes the earlier of the heap's top and the first
+ * queue's head by (time, sequence number), the same total order.
  */
 #include "timers.h"
 
@@ -41,7 +42,6 @@ typedef struct tentry {
     int key_group;
     uint32_t klen, nslen;
     bool dead;
-    bool queued;                /* in a queue (ed_timers_add_unique), not in the set */
     uint8_t cls;                /* size class, 255 for a malloc'd entry */
     _Alignas(8) uint8_t data[]; /* key bytes, then namespace bytes */
 } tentry;
@@ -67,11 +67,19 @@ typedef struct sslot {
     tentry *e; /* NULL = empty */
 } sslot;
 
-/* The unique timers of one time, in sequence order: v[head..n). */
+/* A unique timer in its queue: the header, the key and namespace bytes, padded to 8. */
+typedef struct qrec {
+    uint64_t seq;
+    int32_t key_group;
+    uint32_t klen, nslen, size;
+    _Alignas(8) uint8_t data[];
+} qrec;
+
+/* The unique timers of one time, in sequence order: the records in buf[head..len). */
 typedef struct tqueue {
     int64_t time;
-    tentry **v;
-    size_t head, n, cap;
+    uint8_t *buf;
+    size_t head, len, cap;
 } tqueue;
 
 typedef struct domain {
@@ -84,8 +92,6 @@ typedef struct domain {
     int nq, qcap;
     int qlast;     /* the queue added to last */
     size_t queued; /* timers in the queues */
-    tentry **spare; /* an emptied queue's array, for the next queue */
-    size_t spare_cap;
 } domain;
 
 struct ed_timer_service {
@@ -93,6 +99,10 @@ struct ed_timer_service {
     uint64_t seq;
     tentry *free_list[NCLASSES];
     tentry *last_popped; /* returned to the free lists on the next call */
+    uint8_t *retired;    /* the bytes of a queue emptied by the last pop (still read) */
+    size_t retired_cap;
+    uint8_t *spare;      /* an emptied queue's bytes, for the next queue */
+    size_t spare_cap;
 };
 
 static void domain_init(domain *d)
@@ -129,14 +139,12 @@ void ed_timers_free(ed_timer_service *t)
             if (owner(&d->heap[i])) entry_free(t, d->heap[i].e);
         free(d->heap);
         free(d->set);
-        for (int q = 0; q < d->nq; q++) {
-            for (size_t i = d->q[q].head; i < d->q[q].n; i++) entry_free(t, d->q[q].v[i]);
-            free(d->q[q].v);
-        }
+        for (int q = 0; q < d->nq; q++) free(d->q[q].buf);
         free(d->q);
-        free(d->spare);
     }
     if (t->last_popped) entry_free(t, t->last_popped);
+    free(t->retired);
+    free(t->spare);
     for (int c = 0; c < NCLASSES; c++) {
         tentry *e = t->free_list[c];
         while (e) {
@@ -279,6 +287,16 @@ static void recycle_last(ed_timer_service *t)
         entry_free(t, t->last_popped);
         t->last_popped = NULL;
     }
+    if (t->retired) { /* the larger of it and the spare is kept */
+        if (t->retired_cap > t->spare_cap) {
+            free(t->spare);
+            t->spare = t->retired;
+            t->spare_cap = t->retired_cap;
+        } else {
+            free(t->retired);
+        }
+        t->retired = NULL;
+    }
 }
 
 static int heap_reserve(domain *d)
@@ -318,7 +336,6 @@ static tentry *entry_new(ed_timer_service *t, int64_t time, uint32_t hash, const
     e->klen = klen;
     e->nslen = nslen;
     e->dead = false;
-    e->queued = false;
     e->cls = cls;
     memcpy(e->data, key, klen);
     if (nslen) memcpy(e->data + klen, ns, nslen);
@@ -349,7 +366,7 @@ int ed_timers_register(ed_timer_service *t, eddy_time_domain dom, int64_t time,
 }
 
 /* The queue of `time`, made (in time order) when there is none; NULL (memory). */
-static tqueue *queue_of(domain *d, int64_t time)
+static tqueue *queue_of(ed_timer_service *t, domain *d, int64_t time)
 {
     if (d->qlast < d->nq && d->q[d->qlast].time == time) return &d->q[d->qlast];
     int i = d->nq;
@@ -366,9 +383,9 @@ static tqueue *queue_of(domain *d, int64_t time)
         d->qcap = cap;
     }
     memmove(&d->q[i + 1], &d->q[i], (size_t)(d->nq - i) * sizeof *d->q);
-    d->q[i] = (tqueue){.time = time, .v = d->spare, .cap = d->spare_cap};
-    d->spare = NULL;
-    d->spare_cap = 0;
+    d->q[i] = (tqueue){.time = time, .buf = t->spare, .cap = t->spare_cap};
+    t->spare = NULL;
+    t->spare_cap = 0;
     d->nq++;
     d->qlast = i;
     return &d->q[i];
@@ -379,43 +396,51 @@ int ed_timers_add_unique(ed_timer_service *t, eddy_time_domain dom, int64_t time
                          uint32_t nslen)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
-    tqueue *q = queue_of(d, time);
+    tqueue *q = queue_of(t, d, time);
     if (!q) return -1;
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
-        tentry **nv = realloc(q->v, cap * sizeof *nv);
-        if (!nv) return -1;
-        q->v = nv;
+    size_t size = ED_ALIGN8(sizeof(qrec) + (size_t)klen + nslen);
+    if (q->len + size > q->cap) {
+        size_t cap = q->cap ? q->cap : 4096;
+        while (cap < q->len + size) cap *= 2;
+        uint8_t *nb = realloc(q->buf, cap);
+        if (!nb) return -1;
+        q->buf = nb;
         q->cap = cap;
     }
-    tentry *e = entry_new(t, time, 0, key, klen, key_group, ns, nslen);
-    if (!e) return -1;
-    e->queued = true;
-    t->seq++;
-    q->v[q->n++] = e;
+    qrec *r = (qrec *)(q->buf + q->len);
+    r->seq = t->seq++;
+    r->key_group = key_group;
+    r->klen = klen;
+    r->nslen = nslen;
+    r->size = (uint32_t)size;
+    memcpy(r->data, key, klen);
+    if (nslen) memcpy(r->data + klen, ns, nslen);
+    q->len += size;
     d->queued++;
     return 0;
 }
 
-/* Takes the head of the first queue, dropping the queue when it is empty. */
-static tentry *queue_pop(domain *d)
+/* Takes the head of the first queue into *out, dropping the queue when it is empty (its
+ * bytes, which out points into, are kept until the next call). */
+static void queue_pop(ed_timer_service *t, domain *d, ed_timer *out)
 {
     tqueue *q = &d->q[0];
-    tentry *e = q->v[q->head++];
+    const qrec *r = (const qrec *)(q->buf + q->head);
+    *out = (ed_timer){.time = q->time,
+                      .key = r->data,
+                      .klen = r->klen,
+                      .key_group = r->key_group,
+                      .ns = r->data + r->klen,
+                      .nslen = r->nslen};
+    q->head += r->size;
     d->queued--;
-    if (q->head == q->n) {
-        if (q->cap > d->spare_cap) {
-            free(d->spare);
-            d->spare = q->v;
-            d->spare_cap = q->cap;
-        } else {
-            free(q->v);
-        }
+    if (q->head == q->len) {
+        t->retired = q->buf;
+        t->retired_cap = q->cap;
         memmove(&d->q[0], &d->q[1], (size_t)(d->nq - 1) * sizeof *d->q);
         d->nq--;
         d->qlast = 0;
     }
-    return e;
 }
 
 /* Whether the first queue's head comes before the heap's top (dead slots skipped). */
@@ -424,8 +449,7 @@ static inline bool queue_first(const domain *d)
     if (!d->nq) return false;
     if (!d->n) return true;
     const tqueue *q = &d->q[0];
-    const tentry *e = q->v[q->head];
-    hslot qs = {q->time, e->seq, NULL};
+    hslot qs = {q->time, ((const qrec *)(q->buf + q->head))->seq, NULL};
     return before(&qs, &d->heap[0]);
 }
 
@@ -501,17 +525,15 @@ bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_
     recycle_last(t);
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     skip_dead(t, d);
-    tentry *e;
     if (queue_first(d)) {
         if (d->q[0].time > limit) return false;
-        e = queue_pop(d);
-        if (d->nq) __builtin_prefetch(d->q[0].v[d->q[0].head]);
-    } else {
-        if (!d->n || d->heap[0].time > limit) return false;
-        e = heap_pop(d);
-        set_remove_at(d, set_slot_of(d, e));
-        d->live--;
+        queue_pop(t, d, out);
+        return true;
     }
+    if (!d->n || d->heap[0].time > limit) return false;
+    tentry *e = heap_pop(d);
+    set_remove_at(d, set_slot_of(d, e));
+    d->live--;
     *out = (ed_timer){.time = e->time,
                       .key = e->data,
                       .klen = e->klen,
@@ -536,36 +558,48 @@ size_t ed_timers_count(ed_timer_service *t, eddy_time_domain dom)
     return d->live + d->queued;
 }
 
-static int slot_cmp(const void *a, const void *b)
+/* A timer as snapshots list it. */
+typedef struct item {
+    int64_t time;
+    uint64_t seq;
+    ed_timer tm;
+} item;
+
+static int item_cmp(const void *a, const void *b)
 {
-    return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+    const item *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 int ed_timers_for_each(ed_timer_service *t, eddy_time_domain dom, ed_timer_fn fn, void *arg)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
     if (!d->live && !d->queued) return 0;
-    hslot *v = malloc((d->live + d->queued) * sizeof *v);
+    item *v = malloc((d->live + d->queued) * sizeof *v);
     if (!v) return -1;
     size_t n = 0;
-    for (size_t i = 0; i < d->n; i++)
-        if (slot_live(&d->heap[i])) v[n++] = d->heap[i];
-    ed_assert(n == d->live);
-    for (int q = 0; q < d->nq; q++)
-        for (size_t i = d->q[q].head; i < d->q[q].n; i++)
-            v[n++] = (hslot){d->q[q].time, d->q[q].v[i]->seq, d->q[q].v[i]};
-    qsort(v, n, sizeof *v, slot_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const tentry *e = v[i].e;
-        ed_timer tm = {.time = e->time,
-                       .key = e->data,
-                       .klen = e->klen,
-                       .key_group = e->key_group,
-                       .ns = e->data + e->klen,
-                       .nslen = e->nslen};
-        rc = fn(&tm, arg);
+    for (size_t i = 0; i < d->n; i++) {
+        if (!slot_live(&d->heap[i])) continue;
+        const tentry *e = d->heap[i].e;
+        v[n++] = (item){e->time, d->heap[i].seq,
+                        {.time = e->time, .key = e->data, .klen = e->klen,
+                         .key_group = e->key_group, .ns = e->data + e->klen, .nslen = e->nslen}};
     }
+    ed_assert(n == d->live);
+    for (int k = 0; k < d->nq; k++) {
+        const tqueue *q = &d->q[k];
+        for (size_t at = q->head; at < q->len;) {
+            const qrec *r = (const qrec *)(q->buf + at);
+            v[n++] = (item){q->time, r->seq,
+                            {.time = q->time, .key = r->data, .klen = r->klen,
+                             .key_group = r->key_group, .ns = r->data + r->klen, .nslen = r->nslen}};
+            at += r->size;
+        }
+    }
+    qsort(v, n, sizeof *v, item_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) rc = fn(&v[i].tm, arg);
     free(v);
     return rc;
 }
