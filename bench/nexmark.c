@@ -219,35 +219,32 @@ static void base_q3(void)
     ed_nx_gen_free(&b.g);
 }
 
-/* q4 and q9: auctions by id with their best bid; bids early for their auction wait */
+/* q4: auctions by id with their best bid; bids early for their auction wait; per
+ * category the average of the best prices */
 typedef struct auc {
     int64_t id, start, expires, category, best_price, best_time;
     int64_t early; /* first early bid + 1 */
     bool known, has_best;
 } auc;
 
-/* Bid (p, t) for auction a: a new best (q4: the category's average moves). */
-static void offer49(auc *a, int64_t p, int64_t t, bool q4, int64_t *sum, int64_t *cnt)
+/* Bid (p, t) for auction a: a new best moves the category's average. */
+static void offer4(auc *a, int64_t p, int64_t t, int64_t *sum, int64_t *cnt)
 {
     if (t < a->start || t > a->expires ||
         (a->has_best && (p < a->best_price || (p == a->best_price && t >= a->best_time))))
         return;
-    if (q4) {
-        int64_t c = a->category & 15;
-        if (a->has_best) sum[c] -= a->best_price;
-        else cnt[c]++;
-        sum[c] += p;
-        sink += (uint64_t)(sum[c] / cnt[c]);
-    } else {
-        sink += (uint64_t)(a->id ^ p ^ t);
-    }
+    int64_t c = a->category & 15;
+    if (a->has_best) sum[c] -= a->best_price;
+    else cnt[c]++;
+    sum[c] += p;
+    sink += (uint64_t)(sum[c] / cnt[c]);
     a->has_best = true;
     a->best_price = p;
     a->best_time = t;
     results++;
 }
 
-static void base_q49(bool q4)
+static void base_q4(void)
 {
     bgen b;
     bgen_init(&b, false, true);
@@ -269,7 +266,7 @@ static void base_q49(bool q4)
         }
         auc *a = &as[byid.val[s] - 1];
         if (e->kind == ED_NX_BID && a->known) {
-            offer49(a, e->bid.price, e->date_time, q4, sum, cnt);
+            offer4(a, e->bid.price, e->date_time, sum, cnt);
         } else if (e->kind == ED_NX_BID) { /* before its auction: it waits */
             if (ne == ecap) early = realloc(early, (ecap *= 2) * sizeof *early);
             early[ne][0] = e->bid.price;
@@ -282,7 +279,7 @@ static void base_q49(bool q4)
             a->expires = e->auction.expires;
             a->category = e->auction.category;
             for (int64_t i = a->early; i; i = early[i - 1][2])
-                offer49(a, early[i - 1][0], early[i - 1][1], q4, sum, cnt);
+                offer4(a, early[i - 1][0], early[i - 1][1], sum, cnt);
             a->early = 0;
         }
     }
@@ -292,8 +289,127 @@ static void base_q49(bool q4)
     ed_nx_gen_free(&b.g);
 }
 
-static void base_q4(void) { base_q49(true); }
-static void base_q9(void) { base_q49(false); }
+/* q9 outputs the auction's fields and the winning bid's, strings included: its baseline
+ * makes them (extra too, as the engine's source must), keeps them, and writes each new
+ * best out as a record of those fields. Strings live in one growing arena. */
+typedef struct arena9 {
+    char *p;
+    size_t n, cap;
+} arena9;
+
+static size_t arena9_put(arena9 *a, ed_nx_str s)
+{
+    if (a->n + s.len > a->cap) {
+        while (a->n + s.len > a->cap) a->cap = a->cap ? a->cap * 2 : 1 << 20;
+        a->p = realloc(a->p, a->cap);
+    }
+    memcpy(a->p + a->n, s.p, s.len);
+    a->n += s.len;
+    return a->n - s.len;
+}
+
+typedef struct auc9 {
+    int64_t id, start, expires, initial_bid, reserve, seller, category;
+    size_t item, desc, extra; /* arena offsets */
+    uint32_t item_len, desc_len, extra_len;
+    int64_t price, time, bidder; /* the best bid */
+    size_t bextra;
+    uint32_t bextra_len;
+    int64_t early; /* first early bid + 1 */
+    bool known, has_best;
+} auc9;
+
+typedef struct bid9 {
+    int64_t price, time, bidder, next;
+    size_t extra;
+    uint32_t extra_len;
+} bid9;
+
+/* Bid b for auction a (its extra in the arena, or the generator's when live: kept only
+ * when it is a new best). */
+static void offer9(auc9 *a, const bid9 *b, ed_nx_str live, arena9 *ar, char *out)
+{
+    if (b->time < a->start || b->time > a->expires ||
+        (a->has_best && (b->price < a->price || (b->price == a->price && b->time >= a->time))))
+        return;
+    a->has_best = true;
+    a->price = b->price;
+    a->time = b->time;
+    a->bidder = b->bidder;
+    a->bextra = live.p ? arena9_put(ar, live) : b->extra;
+    a->bextra_len = b->extra_len;
+    /* the result: auction fields, then the bid's */
+    int64_t nums[11] = {a->id, a->initial_bid, a->reserve, a->start, a->expires, a->seller,
+                        a->category, a->id, b->bidder, b->price, b->time};
+    size_t n = 0;
+    memcpy(out + n, nums, sizeof nums), n += sizeof nums;
+    memcpy(out + n, ar->p + a->item, a->item_len), n += a->item_len;
+    memcpy(out + n, ar->p + a->desc, a->desc_len), n += a->desc_len;
+    memcpy(out + n, ar->p + a->extra, a->extra_len), n += a->extra_len;
+    memcpy(out + n, ar->p + a->bextra, a->bextra_len), n += a->bextra_len;
+    sink += (uint64_t)n + (uint8_t)out[n / 2];
+    results++;
+}
+
+static void base_q9(void)
+{
+    bgen b;
+    bgen_init(&b, true, true);
+    size_t na = 0, cap = 1 << 16, ne = 0, ecap = 1 << 16;
+    auc9 *as = calloc(cap, sizeof *as);
+    bid9 *early = malloc(ecap * sizeof *early);
+    arena9 ar = {0};
+    char *out = malloc(1 << 16);
+    imap byid;
+    imap_init(&byid, cap);
+    while (bgen_next(&b, (1u << ED_NX_AUCTION) | (1u << ED_NX_BID))) {
+        const ed_nx_event *e = &b.ev;
+        int64_t id = e->kind == ED_NX_AUCTION ? e->auction.id : e->bid.auction;
+        size_t s = imap_slot(&byid, id);
+        if (!byid.val[s]) {
+            if (na == cap) as = realloc(as, (cap *= 2) * sizeof *as);
+            as[na] = (auc9){.id = id};
+            imap_put(&byid, s, id, (uint32_t)++na);
+            s = imap_slot(&byid, id);
+        }
+        auc9 *a = &as[byid.val[s] - 1];
+        if (e->kind == ED_NX_BID) {
+            bid9 bd = {e->bid.price, e->date_time, e->bid.bidder, 0, 0, e->bid.extra.len};
+            if (a->known) {
+                offer9(a, &bd, e->bid.extra, &ar, out);
+            } else { /* before its auction: it waits */
+                if (ne == ecap) early = realloc(early, (ecap *= 2) * sizeof *early);
+                bd.extra = arena9_put(&ar, e->bid.extra);
+                bd.next = a->early;
+                early[ne] = bd;
+                a->early = (int64_t)++ne;
+            }
+        } else {
+            a->known = true;
+            a->start = e->date_time;
+            a->expires = e->auction.expires;
+            a->initial_bid = e->auction.initial_bid;
+            a->reserve = e->auction.reserve;
+            a->seller = e->auction.seller;
+            a->category = e->auction.category;
+            a->item_len = e->auction.item_name.len;
+            a->item = arena9_put(&ar, e->auction.item_name);
+            a->desc_len = e->auction.description.len;
+            a->desc = arena9_put(&ar, e->auction.description);
+            a->extra_len = e->auction.extra.len;
+            a->extra = arena9_put(&ar, e->auction.extra);
+            for (int64_t i = a->early; i; i = early[i - 1].next)
+                offer9(a, &early[i - 1], (ed_nx_str){0}, &ar, out);
+            a->early = 0;
+        }
+    }
+    imap_free(&byid);
+    free(as);
+    free(early);
+    free(ar.p);
+    free(out);
+    ed_nx_gen_free(&b.g);
+}
 
 /* q5: per window of 10 s sliding by 2 s, a count per auction; at the window's end (the
  * watermark, dateTime - 4 s, past it) the auctions of the largest count */
