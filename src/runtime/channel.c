@@ -24,12 +24,13 @@ static size_t buffer_stride(uint32_t seg) { return ED_ALIGN8(sizeof(ed_buffer) +
  * not spin: the other side cannot run while it does. */
 #define ED_SPIN_NS 20000
 
-static int64_t spin_budget_ns(void)
+int ed_cpus_allowed(void)
 {
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) <= 1) return 0;
-    return ED_SPIN_NS;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 }
+
+static int64_t spin_budget_ns(void) { return ed_cpus_allowed() <= 1 ? 0 : ED_SPIN_NS; }
 
 int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
 {

@@ -206,6 +206,9 @@ struct ed_gate {
     int64_t spin_ns;           /* spun before sleeping (0 with one CPU) */
 };
 
+/* The CPUs this process may run on. */
+int ed_cpus_allowed(void);
+
 void ed_gate_init(ed_gate *g);
 void ed_gate_destroy(ed_gate *g);
 void ed_gate_add(ed_gate *g, ed_channel *c);

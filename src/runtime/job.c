@@ -291,6 +291,10 @@ int ed_job_create(ed_job *job, const ed_stream_graph *sg, ed_config *cfg, void *
         }
     }
     free(nch);
+    /* more tasks than CPUs: a waiting task gives its CPU up at once rather than spinning
+     * while the task it waits for may need that CPU */
+    if (job->ntasks > ed_cpus_allowed())
+        for (int k = 0; k < job->ntasks; k++) job->tasks[k]->pool.spin_ns = job->tasks[k]->gate.spin_ns = 0;
 
     /* writers and channels */
     for (int e = 0; e < jg->nedges; e++) {
