@@ -37,6 +37,7 @@ struct eddy_env {
     bool use_manual;
     ed_fs *fs; /* checkpoint files go through it (tests inject faults); NULL: the real one */
     int64_t submitted_ms; /* processing time when eddy_execute began: every attempt's */
+    int64_t submitted_mono_ns; /* ... and the monotonic clock then */
 };
 
 /* Tests: checkpoint files of the env's jobs go through fs (fault injection). */

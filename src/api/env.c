@@ -201,6 +201,7 @@ static int run_attempt(eddy_env *env, ed_config *cfg, const char *name, int64_t 
     }
     *made = true;
     job->submitted_ms = env->submitted_ms;
+    job->submitted_mono_ns = env->submitted_mono_ns;
     if (job->coord) ed_coord_resume_ids(job->coord, first_id);
     for (int i = 0; i < env->sg.nnodes; i++) {
         ed_node *n = env->sg.nodes[i];
@@ -266,6 +267,7 @@ int eddy_execute(eddy_env *env, const char *job_name)
     ed_config *cfg = ed_config_copy(env->cfg);
     ed_clock *clock = env->use_manual ? &env->manual.base : ed_clock_system();
     env->submitted_ms = clock->now_ms(clock);
+    env->submitted_mono_ns = ed_mono_ns();
     int64_t last_id = 0, restoring_id = 0;
     char root[4096] = ""; /* <checkpoint dir>/<job>, once a checkpoint completed */
     int rc;

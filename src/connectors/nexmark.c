@@ -29,7 +29,8 @@
  * The base time (the timestamp of the first events) is `events.base-time`, or the
  * processing time when the job was submitted, kept across restarts. Events are emitted as
  * fast as the job takes them (the reference's max-emit-speed); with `max-emit-speed` false
- * each event waits until its timestamp has come, counted from the start of the run.
+ * each event waits until its timestamp has come, the base time being the moment the job
+ * was submitted: every source of the job keeps the same schedule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,7 +278,7 @@ static ed_poll_result nx_poll(ed_operator *op, int max)
         }
         if (!st->o.max_speed) {
             int64_t now = ed_mono_ns();
-            if (!st->t0) st->t0 = now;
+            if (!st->t0) st->t0 = ed_op_submitted_mono_ns(op);
             int64_t due = st->t0 + (ed_nx_timestamp(g, id - g->split.first_id) -
                                     st->o.c.base_time) * 1000000;
             if (due > now) {

@@ -145,7 +145,7 @@ static ed_poll_result ysb_poll(ed_operator *op, int max)
             ed_ysb_event_at((uint64_t)st->o.seed, i, st->o.base, st->o.rate, st->o.uuids, &e);
             if (!st->o.max_speed) {
                 int64_t now = ed_mono_ns();
-                if (!st->t0) st->t0 = now;
+                if (!st->t0) st->t0 = ed_op_submitted_mono_ns(op);
                 int64_t due = st->t0 + (e.event_time - st->o.base) * 1000000;
                 if (due > now) {
                     op->wake_ns = due;

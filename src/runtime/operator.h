@@ -247,6 +247,8 @@ const char *ed_op_param(const ed_operator *op, const char *key, const char *dflt
 /* Processing time (ms) when the job was submitted: the same for every subtask and every
  * restart of the job. */
 int64_t ed_op_submitted_ms(const ed_operator *op);
+/* The monotonic clock (ed_mono_ns) when the job was submitted; now when not known. */
+int64_t ed_op_submitted_mono_ns(const ed_operator *op);
 /* The job configuration of the running task. */
 const ed_config *ed_op_config(const ed_operator *op);
 /* The file system the job writes durable files through (checkpoints, committed sink

@@ -86,6 +86,11 @@ int ed_op_fail(ed_operator *op, const char *fmt, ...)
 
 const ed_config *ed_op_config(const ed_operator *op) { return op->task->job->cfg; }
 int64_t ed_op_submitted_ms(const ed_operator *op) { return op->task->job->submitted_ms; }
+int64_t ed_op_submitted_mono_ns(const ed_operator *op)
+{
+    int64_t t = op->task->job->submitted_mono_ns;
+    return t ? t : ed_mono_ns();
+}
 struct ed_fs *ed_op_fs(const ed_operator *op) { return op->task->job->fs; }
 void ed_op_commit_at_end(ed_operator *op, const void *data, size_t len)
 {

@@ -133,6 +133,7 @@ struct ed_job {
     char *name;
     ed_clock *clock; /* processing time: the wall clock or a test's manual clock */
     int64_t submitted_ms; /* processing time when the job was submitted (every attempt's) */
+    int64_t submitted_mono_ns; /* the monotonic clock then (0: not set) */
     struct ed_coord *coord; /* checkpointing, or NULL */
     ed_fs *fs;              /* where checkpoint files are written */
     struct ed_uploader *up; /* the upload thread of checkpoint files (upload.c), or NULL */
