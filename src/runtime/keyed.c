@@ -227,7 +227,14 @@ static int fire_timers(ed_operator *op, eddy_time_domain d, int64_t limit)
     ed_keyed *k = op->keyed;
     if (!k || !op->vt->on_timer) return 0;
     ed_timer tm;
+    void (*prefetch)(ed_operator *, uint32_t, int) = op->vt->prefetch;
     while (ed_timers_pop(k->timers, d, limit, &tm)) {
+        if (prefetch) { /* as for records: the slot two timers on, the entry of the next */
+            const uint8_t *pk;
+            uint32_t pl;
+            if (ed_timers_peek_queued(k->timers, d, 1, &pk, &pl)) prefetch(op, ed_key_hash(pk, pl), 0);
+            if (ed_timers_peek_queued(k->timers, d, 0, &pk, &pl)) prefetch(op, ed_key_hash(pk, pl), 1);
+        }
         ed_op_set_key_bytes(op, tm.key, tm.klen, tm.key_group);
         ed_op_set_namespace(op, tm.ns, tm.nslen);
         op->ctx.domain = d;

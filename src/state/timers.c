@@ -544,6 +544,21 @@ bool ed_timers_pop(ed_timer_service *t, eddy_time_domain dom, int64_t limit, ed_
     return true;
 }
 
+bool ed_timers_peek_queued(const ed_timer_service *t, eddy_time_domain dom, int ahead,
+                           const uint8_t **key, uint32_t *klen)
+{
+    const domain *d = &t->d[dom == EDDY_PROCESSING_TIME];
+    if (!d->nq) return false;
+    const tqueue *q = &d->q[0];
+    size_t at = q->head;
+    for (int i = 0; i < ahead && at < q->len; i++) at += ((const qrec *)(q->buf + at))->size;
+    if (at >= q->len) return false;
+    const qrec *r = (const qrec *)(q->buf + at);
+    *key = r->data;
+    *klen = r->klen;
+    return true;
+}
+
 int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain dom)
 {
     domain *d = &t->d[dom == EDDY_PROCESSING_TIME];

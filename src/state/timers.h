@@ -56,6 +56,11 @@ void ed_timers_prefetch(ed_timer_service *t, eddy_time_domain d, int64_t time,
 /* The earliest live timer of domain d if its time <= limit: removes it, fills *out and
  * returns true. Timers of equal time come out in the order they were registered. */
 bool ed_timers_pop(ed_timer_service *t, eddy_time_domain d, int64_t limit, ed_timer *out);
+/* A hint for prefetching the state of timers about to fire: the key of the timer `ahead`
+ * places after the head of d's first queue of unique timers (0: the head), if there is
+ * one. Changes nothing, and leaves the last pop's timer valid. */
+bool ed_timers_peek_queued(const ed_timer_service *t, eddy_time_domain d, int ahead,
+                           const uint8_t **key, uint32_t *klen);
 /* The time of the earliest live timer of d, or INT64_MAX. */
 int64_t ed_timers_next(ed_timer_service *t, eddy_time_domain d);
 size_t ed_timers_count(ed_timer_service *t, eddy_time_domain d);

@@ -269,3 +269,26 @@ ED_TEST(timers_unique_interleave_with_registered)
     }
     ed_timers_free(t); /* with a processing-time timer still queued */
 }
+
+/* Peeking into the first queue names the timers about to fire, and changes nothing. */
+ED_TEST(timers_peek_queued)
+{
+    ed_timer_service *t = ed_timers_new();
+    const uint8_t *k;
+    uint32_t kl;
+    ED_CHECK(!ed_timers_peek_queued(t, EDDY_EVENT_TIME, 0, &k, &kl));
+    add(t, EDDY_EVENT_TIME, 20, "late", "w");
+    add(t, EDDY_EVENT_TIME, 10, "a", "w");
+    add(t, EDDY_EVENT_TIME, 10, "bb", "w");
+    ed_timer tm;
+    ED_CHECK(ed_timers_pop(t, EDDY_EVENT_TIME, INT64_MAX, &tm)); /* "a" */
+    ED_REQUIRE(ed_timers_peek_queued(t, EDDY_EVENT_TIME, 0, &k, &kl));
+    ED_CHECK_INT(kl, 2);
+    ED_CHECK(memcmp(k, "bb", 2) == 0);
+    ED_CHECK(!ed_timers_peek_queued(t, EDDY_EVENT_TIME, 1, &k, &kl)); /* only the first queue */
+    ED_CHECK(memcmp(tm.key, "a", 1) == 0 && tm.klen == 1);           /* still valid */
+    char buf[256];
+    drain(t, EDDY_EVENT_TIME, INT64_MAX, buf, sizeof buf);
+    ED_CHECK_STR(buf, "10:bb:w 20:late:w");
+    ed_timers_free(t);
+}
