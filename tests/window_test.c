@@ -693,6 +693,38 @@ ED_TEST(processing_time_windows_on_the_manual_clock)
     eddy_env_free(env);
 }
 
+/* An aggregation in processing time (the per-key window table, a timer added with each
+ * window's first element): a window fires at its max timestamp, and an element that comes
+ * at that same time, after the firing, starts the window again. */
+ED_TEST(processing_time_aggregation_on_the_manual_clock)
+{
+    eddy_env *env;
+    eddy_stream *k = keyed_input(&env);
+    eddy_env_use_manual_clock(env, 1000);
+    eddy_stream *out =
+        eddy_window_aggregate(eddy_window(k, eddy_tumbling_processing_time_windows(100, 0)), avg_agg());
+    ed_harness *h = harness(env, out);
+    ED_REQUIRE(h);
+    push(h, "a", 1, 0);
+    push(h, "b", 7, 0);
+    ED_CHECK_INT(ed_harness_advance_clock(h, 50), 0);
+    push(h, "a", 3, 0);
+    ED_CHECK_INT(ed_harness_advance_clock(h, 48), 0); /* 1098 */
+    ED_CHECK_STR(take(h), "");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 1), 0); /* 1099 */
+    ED_CHECK_STR(take(h), "+I[2.0] @1099\n+I[7.0] @1099");
+    push(h, "a", 5, 0); /* at 1099: [1000, 1100) again */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 1), 0);
+    ED_CHECK_STR(take(h), "+I[5.0] @1099");
+    push(h, "a", 9, 0); /* at 1100: [1100, 1200) */
+    ED_CHECK_INT(ed_harness_advance_clock(h, 98), 0);
+    ED_CHECK_STR(take(h), "");
+    ED_CHECK_INT(ed_harness_advance_clock(h, 1), 0);
+    ED_CHECK_STR(take(h), "+I[9.0] @1199");
+    ed_harness_free(h);
+    eddy_env_free(env);
+}
+
 ED_TEST(window_state_is_cleared_with_the_window)
 {
     eddy_env *env;
