@@ -99,10 +99,10 @@ struct ed_timer_service {
     uint64_t seq;
     tentry *free_list[NCLASSES];
     tentry *last_popped; /* returned to the free lists on the next call */
-    uint8_t *retired;    /* the bytes of a queue emptied by the last pop (still read) */
-    size_t retired_cap;
     uint8_t *spare;      /* an emptied queue's bytes, for the next queue */
     size_t spare_cap;
+    uint8_t *popped;     /* the key and namespace of the last timer popped from a queue */
+    size_t popped_cap;
 };
 
 static void domain_init(domain *d)
@@ -143,8 +143,8 @@ void ed_timers_free(ed_timer_service *t)
         free(d->q);
     }
     if (t->last_popped) entry_free(t, t->last_popped);
-    free(t->retired);
     free(t->spare);
+    free(t->popped);
     for (int c = 0; c < NCLASSES; c++) {
         tentry *e = t->free_list[c];
         while (e) {
@@ -287,16 +287,6 @@ static void recycle_last(ed_timer_service *t)
         entry_free(t, t->last_popped);
         t->last_popped = NULL;
     }
-    if (t->retired) { /* the larger of it and the spare is kept */
-        if (t->retired_cap > t->spare_cap) {
-            free(t->spare);
-            t->spare = t->retired;
-            t->spare_cap = t->retired_cap;
-        } else {
-            free(t->retired);
-        }
-        t->retired = NULL;
-    }
 }
 
 static int heap_reserve(domain *d)
@@ -420,23 +410,35 @@ int ed_timers_add_unique(ed_timer_service *t, eddy_time_domain dom, int64_t time
     return 0;
 }
 
-/* Takes the head of the first queue into *out, dropping the queue when it is empty (its
- * bytes, which out points into, are kept until the next call). */
+/* Takes the head of the first queue into *out, dropping the queue when it is empty. The
+ * key and namespace are copied out, so that they stay valid whatever the queues do until
+ * the next pop. */
 static void queue_pop(ed_timer_service *t, domain *d, ed_timer *out)
 {
     tqueue *q = &d->q[0];
     const qrec *r = (const qrec *)(q->buf + q->head);
+    size_t n = (size_t)r->klen + r->nslen;
+    if (n > t->popped_cap) {
+        t->popped = ed_xrealloc(t->popped, n);
+        t->popped_cap = n;
+    }
+    memcpy(t->popped, r->data, n);
     *out = (ed_timer){.time = q->time,
-                      .key = r->data,
+                      .key = t->popped,
                       .klen = r->klen,
                       .key_group = r->key_group,
-                      .ns = r->data + r->klen,
+                      .ns = t->popped + r->klen,
                       .nslen = r->nslen};
     q->head += r->size;
     d->queued--;
-    if (q->head == q->len) {
-        t->retired = q->buf;
-        t->retired_cap = q->cap;
+    if (q->head == q->len) { /* the larger of its bytes and the spare is kept */
+        if (q->cap > t->spare_cap) {
+            free(t->spare);
+            t->spare = q->buf;
+            t->spare_cap = q->cap;
+        } else {
+            free(q->buf);
+        }
         memmove(&d->q[0], &d->q[1], (size_t)(d->nq - 1) * sizeof *d->q);
         d->nq--;
         d->qlast = 0;
