@@ -32,6 +32,11 @@ int ed_cpus_allowed(void)
 
 static int64_t spin_budget_ns(void) { return ed_cpus_allowed() <= 1 ? 0 : ED_SPIN_NS; }
 
+/* A thread that does not spin yields its CPU a few times before sleeping: the task it
+ * waits for is then likely to run at once on that CPU, without the futex wake-up and the
+ * timer that a sleep costs (on two cores, q5 at p=2 8.7 M -> 9.7 M events/s). */
+#define ED_YIELDS 8
+
 int ed_pool_init(ed_pool *p, int n, uint32_t seg, const _Atomic bool *cancel)
 {
     memset(p, 0, sizeof(*p));
@@ -96,6 +101,9 @@ ed_buffer *ed_pool_get(ed_pool *p, uint32_t need)
 {
     /* A record larger than a buffer travels alone in a one-off buffer. */
     if (ED_UNLIKELY(need > p->seg)) return ed_buffer_new(need);
+    if (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && !p->spin_ns)
+        for (int i = 0; i < ED_YIELDS && !atomic_load_explicit(&p->nfree, memory_order_relaxed); i++)
+            sched_yield();
     if (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && p->spin_ns) {
         int64_t until = ed_mono_ns() + p->spin_ns;
         while (!atomic_load_explicit(&p->nfree, memory_order_relaxed) && ed_mono_ns() < until)
@@ -252,6 +260,11 @@ static bool gate_has_data(ed_gate *g)
 void ed_gate_wait(ed_gate *g, int64_t timeout_ns)
 {
     if (timeout_ns <= 0) return;
+    if (!g->spin_ns && timeout_ns > ED_SPIN_NS) /* (not a source's wait for its next event) */
+        for (int i = 0; i < ED_YIELDS; i++) {
+            if (gate_has_data(g)) return;
+            sched_yield();
+        }
     int64_t until = ed_mono_ns() + (timeout_ns < g->spin_ns ? timeout_ns : g->spin_ns);
     do {
         if (gate_has_data(g)) return;
