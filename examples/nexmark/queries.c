@@ -44,17 +44,21 @@ static inline int cp_str(eddy_row_builder *b, uint32_t i, const eddy_row *in, ui
 typedef struct nxq_scratch {
     eddy_row_builder *b[4];
     uint32_t arity[4];
+    int64_t win[4], max[4]; /* q7's route: the highest price of recent windows (win + 1; 0: none) */
 } nxq_scratch;
+
+static nxq_scratch *nxq_scratch_of(eddy_ctx *ctx)
+{
+    nxq_scratch *s = eddy_ctx_user(ctx);
+    if (!s && (s = calloc(1, sizeof *s))) eddy_ctx_set_user(ctx, s);
+    return s;
+}
 
 /* Scratch builder `slot` (0-3) of this arity, reset; NULL when out of memory. */
 static eddy_row_builder *nxq_rb(eddy_ctx *ctx, int slot, uint32_t arity)
 {
-    nxq_scratch *s = eddy_ctx_user(ctx);
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return NULL;
-        eddy_ctx_set_user(ctx, s);
-    }
+    nxq_scratch *s = nxq_scratch_of(ctx);
+    if (!s) return NULL;
     if (s->b[slot] && s->arity[slot] != arity) {
         eddy_rb_free(s->b[slot]);
         s->b[slot] = NULL;
@@ -337,7 +341,11 @@ static eddy_stream *q5(eddy_env *env, const nexmark_options *o)
  *   WHERE B.dateTime BETWEEN B1.dateTime - 10 s AND B1.dateTime
  * Keyed by window; a bid at a window's end also meets the window before (BETWEEN includes
  * both ends), so it goes to both. At the window's end (the watermark past it) the bids of
- * the maximum price are emitted. */
+ * the maximum price are emitted. Each subtask of the route sends a bid to a window only if
+ * its price is at least the highest it has seen in that window so far (a local
+ * pre-aggregation, as Flink SQL's two-phase aggregation): a lower one can be neither the
+ * window's maximum nor equal to it. That memory is not checkpointed: after a restore every
+ * bid is sent until it has seen the windows again. */
 
 static const eddy_state_desc q7_best = {
     .name = "best", .kind = EDDY_STATE_LIST,
@@ -347,17 +355,39 @@ static const eddy_state_desc q7_edge = {
     .schema = "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"};
 static const eddy_state_desc q7_max = {.name = "max", .kind = EDDY_STATE_VALUE, .schema = "p BIGINT"};
 
+/* Whether a bid of this price may matter to window w: not below the highest price seen
+ * in w here. `in_window`: the bid is in w (else it is at w's end), and raises that price. */
+static bool q7_may_matter(nxq_scratch *s, int64_t w, int64_t price, bool in_window)
+{
+    int k = (int)(w & 3);
+    if (s->win[k] != w + 1) {
+        if (s->win[k] > w + 1 || !in_window) return true; /* a window not followed here */
+        s->win[k] = w + 1;
+        s->max[k] = price;
+        return true;
+    }
+    if (price < s->max[k]) return false;
+    if (in_window) s->max[k] = price;
+    return true;
+}
+
 /* (window, bid...) for the window(s) a bid meets */
 int nxq7_route(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
     int64_t t = eddy_row_i64(in, 3), w = t / NX_WINDOW_MS; /* event times are not negative */
+    int64_t price = eddy_row_i64(in, 2);
+    nxq_scratch *s = nxq_scratch_of(ctx);
+    if (!s) return eddy_fail(ctx, "out of memory");
+    bool edge = t % NX_WINDOW_MS == 0 && w > 0; /* also the end of the window before */
+    bool here = q7_may_matter(s, w, price, true), before = edge && q7_may_matter(s, w - 1, price, false);
+    if (!here && !before) return 0;
     eddy_row_builder *b = eddy_out_builder(out);
     for (uint32_t f = 0; f < 4; f++) cp_i64(b, f + 1, in, f);
     if (cp_str(b, 5, in, 4)) return -1;
     eddy_rb_set_i64(b, 0, w);
-    if (eddy_emit(out, eddy_rb_row(b))) return -1;
-    if (t % NX_WINDOW_MS || w == 0) return 0;
-    eddy_rb_set_i64(b, 0, w - 1); /* the end of the window before */
+    if (here && eddy_emit(out, eddy_rb_row(b))) return -1;
+    if (!before) return 0;
+    eddy_rb_set_i64(b, 0, w - 1);
     return eddy_emit(out, eddy_rb_row(b));
 }
 
@@ -409,9 +439,9 @@ static eddy_stream *q7(eddy_env *env, const nexmark_options *o)
 {
     eddy_stream *bids = nx_timed(env, "bid",
                                  "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING", o);
-    eddy_stream *routed = eddy_flat_map(bids, EDDY_FN(nxq7_route),
-                                        "w BIGINT, auction BIGINT, bidder BIGINT, price BIGINT, "
-                                        "dateTime TIMESTAMP(3), extra STRING");
+    eddy_stream *routed = scratch_user(eddy_flat_map(bids, EDDY_FN(nxq7_route),
+                                                     "w BIGINT, auction BIGINT, bidder BIGINT, "
+                                                     "price BIGINT, dateTime TIMESTAMP(3), extra STRING"));
     return scratch_user(eddy_keyed_process(
         eddy_key_by(routed, "w"), EDDY_FN(nxq7_collect), EDDY_FN(nxq7_fire),
         "auction BIGINT, bidder BIGINT, price BIGINT, dateTime TIMESTAMP(3), extra STRING"));
