@@ -660,19 +660,24 @@ static eddy_stream *q12(eddy_env *env, const nexmark_options *o)
 /* ---- YSB: the Yahoo Streaming Benchmark -----------------------------------------------------
  * The views among the ad events, each joined to its ad's campaign, counted per campaign in
  * 10 s event-time tumbling windows: (campaign_id, window end, count). The ads table (1,000
- * ads of 100 campaigns) is a second, bounded source; views of an ad not yet seen wait. */
+ * ads of 100 campaigns) is a second, bounded source. Keyed by ad, the join counts its
+ * ad's views per window and sends (campaign, count) when the watermark passes the
+ * window's end (a local pre-aggregation, as Flink SQL's two-phase aggregation); the
+ * campaign's window sums them. Views of an ad not yet seen are counted and sent when it
+ * comes. */
 
 static const eddy_state_desc ysb_campaign = {
     .name = "campaign", .kind = EDDY_STATE_VALUE, .schema = "campaign_id STRING"};
-static const eddy_state_desc ysb_waiting = {
-    .name = "waiting", .kind = EDDY_STATE_LIST, .schema = "t BIGINT"};
+static const eddy_state_desc ysb_views = {
+    .name = "views", .kind = EDDY_STATE_MAP, .schema = "n BIGINT", .key_schema = "window_end BIGINT"};
 
-static int ysb_emit(eddy_collector *out, const eddy_row *campaign, int64_t t)
+/* (campaign_id, n) at the window's max timestamp */
+static int ysb_emit(eddy_collector *out, const eddy_row *campaign, int64_t end, int64_t n)
 {
     eddy_row_builder *b = eddy_out_builder(out);
     if (cp_str(b, 0, campaign, 0)) return -1;
-    eddy_rb_set_i64(b, 1, t);
-    return eddy_emit_ts(out, eddy_rb_row(b), t);
+    eddy_rb_set_i64(b, 1, n);
+    return eddy_emit_ts(out, eddy_rb_row(b), end - 1);
 }
 
 int ysb_event_is_view(eddy_ctx *ctx, const eddy_row *in)
@@ -681,31 +686,74 @@ int ysb_event_is_view(eddy_ctx *ctx, const eddy_row *in)
     return t.len == 4 && memcmp(t.ptr, "view", 4) == 0;
 }
 
-/* a view (ad_id, event_type, event_time) */
+/* a view (ad_id, event_type, event_time): counted in its window */
 int ysb_on_view(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    const eddy_row *c = eddy_value_get(eddy_keyed_state(ctx, &ysb_campaign));
-    if (c) return ysb_emit(out, c, eddy_row_i64(in, 2));
-    eddy_row_builder *b = nxq_rb(ctx, 0, 1);
-    if (!b) return eddy_fail(ctx, "out of memory");
-    eddy_rb_set_i64(b, 0, eddy_row_i64(in, 2));
-    return eddy_list_add(eddy_keyed_state(ctx, &ysb_waiting), eddy_rb_row(b));
+    int64_t t = eddy_row_i64(in, 2), end = t - t % NX_WINDOW_MS + NX_WINDOW_MS; /* t >= 0 */
+    eddy_state *views = eddy_keyed_state(ctx, &ysb_views);
+    eddy_row_builder *k = nxq_rb(ctx, 0, 1), *v = nxq_rb(ctx, 1, 1);
+    if (!k || !v || !views) return eddy_fail(ctx, "out of memory");
+    eddy_rb_set_i64(k, 0, end);
+    const eddy_row *c = eddy_map_get(views, eddy_rb_row(k));
+    if (!c && eddy_timer_register_event_time(ctx, end - 1)) return -1;
+    eddy_rb_set_i64(v, 0, c ? eddy_row_i64(c, 0) + 1 : 1);
+    return eddy_map_put(views, eddy_rb_row(k), eddy_rb_row(v));
 }
 
-/* an ad (ad_id, campaign_id) */
+/* The window ending at `end` is over: its count goes to the ad's campaign, once known. */
+static int ysb_send(eddy_ctx *ctx, eddy_collector *out, const eddy_row *campaign, int64_t end)
+{
+    eddy_state *views = eddy_keyed_state(ctx, &ysb_views);
+    eddy_row_builder *k = nxq_rb(ctx, 0, 1);
+    if (!k || !views) return eddy_fail(ctx, "out of memory");
+    eddy_rb_set_i64(k, 0, end);
+    const eddy_row *c = eddy_map_get(views, eddy_rb_row(k));
+    if (!c) return 0;
+    if (ysb_emit(out, campaign, end, eddy_row_i64(c, 0))) return -1;
+    return eddy_map_remove(views, eddy_rb_row(k));
+}
+
+int ysb_on_timer(eddy_ctx *ctx, int64_t time, eddy_collector *out)
+{
+    const eddy_row *campaign = eddy_value_get(eddy_keyed_state(ctx, &ysb_campaign));
+    return campaign ? ysb_send(ctx, out, campaign, time + 1) : 0; /* else when the ad comes */
+}
+
+/* an ad (ad_id, campaign_id): the windows already over that counted its views are sent */
 int ysb_on_ad(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
 {
-    eddy_row_builder *b = nxq_rb(ctx, 1, 1);
+    eddy_row_builder *b = nxq_rb(ctx, 2, 1);
     if (!b || cp_str(b, 0, in, 1)) return eddy_fail(ctx, "out of memory");
     eddy_state *campaign = eddy_keyed_state(ctx, &ysb_campaign);
     if (eddy_value_update(campaign, eddy_rb_row(b))) return -1;
     const eddy_row *c = eddy_value_get(campaign);
-    eddy_state *waiting = eddy_keyed_state(ctx, &ysb_waiting);
-    for (size_t i = 0, n = eddy_list_size(waiting); i < n; i++)
-        if (ysb_emit(out, c, eddy_row_i64(eddy_list_get(waiting, i), 0))) return -1;
-    eddy_state_clear(waiting);
+    int64_t wm = eddy_ctx_current_watermark(ctx), over[64];
+    for (;;) { /* (a few at a time: the map is not changed while it is walked) */
+        size_t n = 0;
+        eddy_map_iter it;
+        const eddy_row *key, *value;
+        eddy_map_iter_start(eddy_keyed_state(ctx, &ysb_views), &it);
+        while (n < 64 && eddy_map_next(&it, &key, &value))
+            if (eddy_row_i64(key, 0) - 1 <= wm) over[n++] = eddy_row_i64(key, 0);
+        for (size_t i = 0; i < n; i++)
+            if (ysb_send(ctx, out, c, over[i])) return -1;
+        if (n < 64) return 0;
+    }
+}
+
+int ysb_sum_create(eddy_ctx *ctx, eddy_row_builder *acc)
+{
+    eddy_rb_set_i64(acc, 0, 0);
     return 0;
 }
+int ysb_sum_add(eddy_ctx *ctx, const eddy_row *in, const eddy_row *acc, eddy_row_builder *out)
+{
+    eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0) + eddy_row_i64(in, 1));
+    return 0;
+}
+static const eddy_aggregate ysb_sum = {"n BIGINT", "n BIGINT", EDDY_FN(ysb_sum_create),
+                                       EDDY_FN(ysb_sum_add), EDDY_FN(nxq_count_result),
+                                       EDDY_FN(nxq_count_merge)};
 
 /* (campaign_id, window end, count) */
 int ysb_window_count(eddy_ctx *ctx, const eddy_window_elements *e, eddy_collector *out)
@@ -729,11 +777,11 @@ static eddy_stream *ysb(eddy_env *env, const nexmark_options *o)
                                             NULL), "ysb-ads");
     eddy_stream *views = eddy_filter(ev, EDDY_FN(ysb_event_is_view));
     eddy_connected *c = eddy_connect(eddy_key_by(views, "ad_id"), eddy_key_by(ads, "ad_id"));
-    eddy_stream *joined = scratch_user(eddy_co_process(c, EDDY_FN(ysb_on_view), EDDY_FN(ysb_on_ad),
-                                                       EDDY_FN_NONE, "campaign_id STRING, t BIGINT"));
-    eddy_windowed *w = eddy_window(eddy_key_by(joined, "campaign_id"),
+    eddy_stream *counted = scratch_user(eddy_co_process(c, EDDY_FN(ysb_on_view), EDDY_FN(ysb_on_ad),
+                                                        EDDY_FN(ysb_on_timer), "campaign_id STRING, n BIGINT"));
+    eddy_windowed *w = eddy_window(eddy_key_by(counted, "campaign_id"),
                                    eddy_tumbling_event_time_windows(NX_WINDOW_MS, 0));
-    return eddy_window_aggregate_process(w, nxq_count, EDDY_FN(ysb_window_count),
+    return eddy_window_aggregate_process(w, ysb_sum, EDDY_FN(ysb_window_count),
                                          "campaign_id STRING, window_end TIMESTAMP(3), count BIGINT");
 }
 
