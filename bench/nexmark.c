@@ -219,6 +219,19 @@ static void base_q3(void)
     ed_nx_gen_free(&b.g);
 }
 
+/* The index + 1 of key k in the caller's array of *n, k taking the next index (*n) when it
+ * has none: *fresh says so, and the caller makes that element (its array has room for
+ * *cap; it grows it when *cap doubles). */
+static size_t imap_index(imap *m, int64_t k, size_t *n, size_t *cap, bool *fresh)
+{
+    size_t s = imap_slot(m, k);
+    *fresh = !m->val[s];
+    if (!*fresh) return m->val[s];
+    if (*n == *cap) *cap *= 2;
+    imap_put(m, s, k, (uint32_t)++*n);
+    return *n;
+}
+
 /* q4: auctions by id with their best bid; bids early for their auction wait; per
  * category the average of the best prices */
 typedef struct auc {
@@ -257,14 +270,12 @@ static void base_q4(void)
     while (bgen_next(&b, (1u << ED_NX_AUCTION) | (1u << ED_NX_BID))) {
         const ed_nx_event *e = &b.ev;
         int64_t id = e->kind == ED_NX_AUCTION ? e->auction.id : e->bid.auction;
-        size_t s = imap_slot(&byid, id);
-        if (!byid.val[s]) {
-            if (na == cap) as = realloc(as, (cap *= 2) * sizeof *as);
-            as[na] = (auc){.id = id};
-            imap_put(&byid, s, id, (uint32_t)++na);
-            s = imap_slot(&byid, id);
-        }
-        auc *a = &as[byid.val[s] - 1];
+        size_t had = cap;
+        bool fresh;
+        size_t ix = imap_index(&byid, id, &na, &cap, &fresh);
+        if (cap != had) as = realloc(as, cap * sizeof *as);
+        if (fresh) as[ix - 1] = (auc){.id = id};
+        auc *a = &as[ix - 1];
         if (e->kind == ED_NX_BID && a->known) {
             offer4(a, e->bid.price, e->date_time, sum, cnt);
         } else if (e->kind == ED_NX_BID) { /* before its auction: it waits */
@@ -365,14 +376,12 @@ static void base_q9(void)
     while (bgen_next(&b, (1u << ED_NX_AUCTION) | (1u << ED_NX_BID))) {
         const ed_nx_event *e = &b.ev;
         int64_t id = e->kind == ED_NX_AUCTION ? e->auction.id : e->bid.auction;
-        size_t s = imap_slot(&byid, id);
-        if (!byid.val[s]) {
-            if (na == cap) as = realloc(as, (cap *= 2) * sizeof *as);
-            as[na] = (auc9){.id = id};
-            imap_put(&byid, s, id, (uint32_t)++na);
-            s = imap_slot(&byid, id);
-        }
-        auc9 *a = &as[byid.val[s] - 1];
+        size_t had = cap;
+        bool fresh;
+        size_t ix = imap_index(&byid, id, &na, &cap, &fresh);
+        if (cap != had) as = realloc(as, cap * sizeof *as);
+        if (fresh) as[ix - 1] = (auc9){.id = id};
+        auc9 *a = &as[ix - 1];
         if (e->kind == ED_NX_BID) {
             bid9 bd = {e->bid.price, e->date_time, e->bid.bidder, 0, 0, e->bid.extra.len};
             if (a->known) {

@@ -741,17 +741,12 @@ int ysb_on_ad(eddy_ctx *ctx, const eddy_row *in, eddy_collector *out)
     }
 }
 
-int ysb_sum_create(eddy_ctx *ctx, eddy_row_builder *acc)
-{
-    eddy_rb_set_i64(acc, 0, 0);
-    return 0;
-}
 int ysb_sum_add(eddy_ctx *ctx, const eddy_row *in, const eddy_row *acc, eddy_row_builder *out)
 {
     eddy_rb_set_i64(out, 0, eddy_row_i64(acc, 0) + eddy_row_i64(in, 1));
     return 0;
 }
-static const eddy_aggregate ysb_sum = {"n BIGINT", "n BIGINT", EDDY_FN(ysb_sum_create),
+static const eddy_aggregate ysb_sum = {"n BIGINT", "n BIGINT", EDDY_FN(nxq_count_create),
                                        EDDY_FN(ysb_sum_add), EDDY_FN(nxq_count_result),
                                        EDDY_FN(nxq_count_merge)};
 
